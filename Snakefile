@@ -1,0 +1,22 @@
+# hanseg-workflow: the HaN-Seg dataset paper's nnU-Net baseline, end to end.
+# Quick start and the command-line contract: README.md. Config keys: workflow/schemas/config.schema.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/preprocessing.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

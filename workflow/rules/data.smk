@@ -1,0 +1,127 @@
+# Data in: download (or phantom, or a local copy) -> safe extraction -> per-case validation -> inventory tables.
+
+
+localrules:
+    download_archive,
+    inventory,
+
+
+rule download_archive:
+    output:
+        f"{RESULTS}/downloads/{layout.ARCHIVE_NAME}",
+    log:
+        "logs/download_archive.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        url=DATASET["url"],
+        sha256=DATASET["sha256"],
+        size=DATASET["size"],
+        retries=DATASET["download_retries"],
+    script:
+        "../scripts/download_archive.py"
+
+
+rule make_phantom:
+    output:
+        archive=f"{RESULTS}/phantom/{layout.ARCHIVE_NAME}",
+        truth=directory(f"{RESULTS}/phantom/truth"),
+    log:
+        "logs/make_phantom.log",
+    benchmark:
+        "benchmarks/make_phantom.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cases=DATASET["phantom"]["cases"],
+        seed=DATASET["phantom"]["seed"],
+        shape=DATASET["phantom"]["shape"],
+    script:
+        "../scripts/make_phantom.py"
+
+
+if SOURCE == "local" and not local_is_zip():
+
+    localrules:
+        use_local_folder,
+
+    rule use_local_folder:
+        output:
+            manifest=MANIFEST,
+        log:
+            "logs/use_local_folder.log",
+        conda:
+            "../envs/data.yaml"
+        params:
+            folder=str(local_path()),
+        script:
+            "../scripts/use_local_folder.py"
+
+else:
+
+    localrules:
+        extract_archive,
+
+    rule extract_archive:
+        input:
+            archive=archive_path(),
+        output:
+            manifest=MANIFEST,
+        log:
+            "logs/extract_archive.log",
+        conda:
+            "../envs/data.yaml"
+        params:
+            target=f"{RESULTS}/data/{layout.TOP_DIR}",
+            source=SOURCE,
+        script:
+            "../scripts/extract_archive.py"
+
+
+rule inventory_case:
+    input:
+        manifest=MANIFEST,
+    output:
+        record=f"{RESULTS}/inventory/cases/{{case}}.json",
+    log:
+        "logs/inventory_case/{case}.log",
+    benchmark:
+        "benchmarks/inventory_case/{case}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=30,
+    params:
+        strict=DATASET["strict"],
+    script:
+        "../scripts/inventory_case.py"
+
+
+rule inventory:
+    input:
+        records=expand(f"{RESULTS}/inventory/cases/{{case}}.json", case=CASES),
+    output:
+        cases=report(
+            f"{RESULTS}/inventory/cases.tsv",
+            caption="../report/inventory_cases.rst",
+            category="Data",
+            labels={"table": "cases"},
+        ),
+        organs=report(
+            f"{RESULTS}/inventory/organs.tsv",
+            caption="../report/inventory_organs.rst",
+            category="Data",
+            labels={"table": "organs"},
+        ),
+    log:
+        "logs/inventory.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/inventory.py"

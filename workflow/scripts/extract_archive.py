@@ -1,0 +1,11 @@
+from hanseg.archive import check_layout, extract_zip, write_manifest
+from hanseg.rulelog import run
+
+
+def main(snakemake):
+    root = extract_zip(snakemake.input.archive, snakemake.params.target)
+    cases = check_layout(root)
+    write_manifest(snakemake.output.manifest, root, snakemake.params.source, cases)
+
+
+run(snakemake, main)  # noqa: F821

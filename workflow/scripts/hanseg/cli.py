@@ -1,0 +1,137 @@
+"""`hanseg`: the command line over the same functions the Snakemake rules call.
+
+Each subcommand imports only what it needs, so `hanseg --help` is instant and works without torch or elastix.
+Bad input ends with exit status 1 and a one-line error naming the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("hanseg")
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    parts = [int(v) for v in text.lower().replace("x", ",").split(",") if v.strip()]
+    if len(parts) != 3 or min(parts) < 8:
+        raise argparse.ArgumentTypeError(f"expected three sizes >= 8 like 128x128x60, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def cmd_phantom(args: argparse.Namespace) -> None:
+    from .phantom import PhantomOptions, generate
+
+    options = PhantomOptions(cases=args.cases, seed=args.seed, ct_shape=args.shape)
+    target = generate(args.out, options, as_zip=args.zip)
+    print(target)
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .download import download_file
+
+    download_file(args.url, args.out, sha256=args.sha256, size=args.size, retries=args.retries)
+    print(args.out)
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from .archive import check_layout, extract_zip, write_manifest
+
+    root = extract_zip(args.zip, args.out_dir)
+    cases = check_layout(root)
+    if args.manifest:
+        write_manifest(args.manifest, root, "zip", cases)
+    print(root)
+
+
+def cmd_inventory(args: argparse.Namespace) -> None:
+    from . import archive, layout
+    from .inventory import inspect_case, write_tables
+    from .metadata import read_organ_availability, read_patients
+
+    root = layout.find_data_root(args.data)
+    if root is None:
+        raise FileNotFoundError(f"{args.data}: no HaN-Seg dataset (no {layout.TRAIN_SET}/ folder) found")
+    cases = args.cases or archive.check_layout(root)
+    set_folder = layout.set_dir(root)
+    availability = read_organ_availability(set_folder / layout.OAR_CSV)
+    for warning in availability.warnings:
+        log.warning("%s", warning)
+    patients = read_patients(set_folder / layout.PATIENT_CSV)
+    records = [inspect_case(root, case, availability, patients, strict=args.strict) for case in cases]
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(records, out / "cases.tsv", out / "organs.tsv")
+    print(out / "cases.tsv")
+
+
+def cmd_clip_ct(args: argparse.Namespace) -> None:
+    from .images import clip_ct_file
+
+    counts = clip_ct_file(args.ct, args.out, args.lower, args.upper)
+    log.info("clipped %s: %s", args.ct, counts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hanseg", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("phantom", help="write synthetic heads in the exact HaN-Seg layout")
+    p.add_argument("out", type=Path, help="output folder (gets HaN-Seg/ or HaN-Seg.zip, and truth/)")
+    p.add_argument("--cases", type=int, default=4, help="number of cases (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data (default 0)")
+    p.add_argument("--shape", type=_shape, default=(128, 128, 60), help="CT matrix x,y,z (default 128x128x60; "
+                   "512x512x150 is realistic)")
+    p.add_argument("--zip", action="store_true", help="write HaN-Seg.zip like Zenodo's instead of the folder")
+    p.set_defaults(func=cmd_phantom)
+
+    p = sub.add_parser("download", help="resumable, checksum-verified download (HaN-Seg.zip from Zenodo)")
+    p.add_argument("--url", default="https://zenodo.org/records/7442914/files/HaN-Seg.zip")
+    p.add_argument("--out", type=Path, default=Path("HaN-Seg.zip"))
+    p.add_argument("--sha256", default="20226dd717f334dc1b1afe961b3375f946fa56b64a80bf5349128f90c0bbfa5f",
+                   help="expected SHA-256 (empty string: do not verify)")
+    p.add_argument("--size", type=int, default=None, help="expected size in bytes")
+    p.add_argument("--retries", type=int, default=5, help="consecutive failed attempts before giving up")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("extract", help="safely extract HaN-Seg.zip and check its layout")
+    p.add_argument("zip", type=Path)
+    p.add_argument("--out-dir", type=Path, required=True, help="folder to extract into (replaced atomically)")
+    p.add_argument("--manifest", type=Path, help="also write the dataset manifest JSON here")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("inventory", help="validate a HaN-Seg folder and write cases.tsv and organs.tsv")
+    p.add_argument("data", type=Path, help="HaN-Seg folder (the one holding set_1/, or its parent)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--cases", nargs="*", help="only these cases (default: all case folders)")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.set_defaults(func=cmd_inventory)
+
+    p = sub.add_parser("clip-ct", help="clip a CT's HU range, keeping its geometry exactly")
+    p.add_argument("ct", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--lower", type=float, default=-1000.0)
+    p.add_argument("--upper", type=float, default=3000.0)
+    p.set_defaults(func=cmd_clip_ct)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except (OSError, ValueError, RuntimeError) as error:
+        # One line for a user at a terminal; the rules' logs get the same message.
+        message = str(error).strip() or type(error).__name__
+        print(f"hanseg {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

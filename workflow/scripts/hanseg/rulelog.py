@@ -1,0 +1,24 @@
+"""Logging for the rules' scripts: everything goes to the rule's `log:` file, and a failure ends with its reason."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def run(snakemake: Any, main: Callable[[Any], None]) -> None:
+    """Run `main(snakemake)` with logging sent to `snakemake.log[0]` (and stderr for local runs)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if snakemake.log:
+        handlers.append(logging.FileHandler(str(snakemake.log[0]), mode="w"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger(f"hanseg.rule.{snakemake.rule}")
+    log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
+    try:
+        main(snakemake)
+    except Exception:
+        log.exception("rule %s failed", snakemake.rule)
+        raise
