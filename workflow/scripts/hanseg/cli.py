@@ -83,16 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path, help="output folder (gets HaN-Seg/ or HaN-Seg.zip, and truth/)")
     p.add_argument("--cases", type=int, default=4, help="number of cases (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data (default 0)")
-    p.add_argument("--shape", type=_shape, default=(128, 128, 60), help="CT matrix x,y,z (default 128x128x60; "
-                   "512x512x150 is realistic)")
+    p.add_argument(
+        "--shape",
+        type=_shape,
+        default=(128, 128, 60),
+        help="CT matrix x,y,z (default 128x128x60; 512x512x150 is realistic)",
+    )
     p.add_argument("--zip", action="store_true", help="write HaN-Seg.zip like Zenodo's instead of the folder")
     p.set_defaults(func=cmd_phantom)
 
     p = sub.add_parser("download", help="resumable, checksum-verified download (HaN-Seg.zip from Zenodo)")
     p.add_argument("--url", default="https://zenodo.org/records/7442914/files/HaN-Seg.zip")
     p.add_argument("--out", type=Path, default=Path("HaN-Seg.zip"))
-    p.add_argument("--sha256", default="20226dd717f334dc1b1afe961b3375f946fa56b64a80bf5349128f90c0bbfa5f",
-                   help="expected SHA-256 (empty string: do not verify)")
+    p.add_argument(
+        "--sha256",
+        default="20226dd717f334dc1b1afe961b3375f946fa56b64a80bf5349128f90c0bbfa5f",
+        help="expected SHA-256 (empty string: do not verify)",
+    )
     p.add_argument("--size", type=int, default=None, help="expected size in bytes")
     p.add_argument("--retries", type=int, default=5, help="consecutive failed attempts before giving up")
     p.set_defaults(func=cmd_download)
@@ -121,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         args.func(args)
     except (OSError, ValueError, RuntimeError) as error:

@@ -79,8 +79,15 @@ def _read(path: Path, case: str, problems: list[Problem]) -> sitk.Image | None:
         problems.append(Problem("error", case, path.name, f"unreadable NRRD ({first_line})"))
         return None
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        problems.append(Problem("error", case, path.name, f"expected a 3D scalar image, got {image.GetDimension()}D "
-                                                          f"with {image.GetNumberOfComponentsPerPixel()} components"))
+        problems.append(
+            Problem(
+                "error",
+                case,
+                path.name,
+                f"expected a 3D scalar image, got {image.GetDimension()}D "
+                f"with {image.GetNumberOfComponentsPerPixel()} components",
+            )
+        )
         return None
     return image
 
@@ -142,9 +149,16 @@ def inspect_case(
     for organ in layout.ORGANS:
         path = organ_files.get(organ)
         csv_value = case_availability.get(organ) if case_availability is not None else None
-        row = {"organ": organ, "label_id": layout.LABEL_IDS[organ], "file": path.name if path else "",
-               "file_present": path is not None, "voxels": 0, "volume_ml": 0.0, "availability_csv": csv_value,
-               "status": "ok"}
+        row = {
+            "organ": organ,
+            "label_id": layout.LABEL_IDS[organ],
+            "file": path.name if path else "",
+            "file_present": path is not None,
+            "voxels": 0,
+            "volume_ml": 0.0,
+            "availability_csv": csv_value,
+            "status": "ok",
+        }
         if path is not None:
             mask = _read(path, case, problems)
             if mask is not None:
@@ -163,12 +177,24 @@ def inspect_case(
                     problems.append(Problem("warning", case, path.name, "empty mask"))
             if csv_value == 0:
                 row["status"] = "file_but_csv_absent"
-                problems.append(Problem("warning", case, path.name,
-                                        f"{layout.OAR_CSV} marks {organ} absent (0) but the file exists; file used"))
+                problems.append(
+                    Problem(
+                        "warning",
+                        case,
+                        path.name,
+                        f"{layout.OAR_CSV} marks {organ} absent (0) but the file exists; file used",
+                    )
+                )
         elif csv_value is not None and csv_value > 0:
             row["status"] = "csv_present_but_no_file"
-            problems.append(Problem("warning", case, layout.organ_name(case, organ),
-                                    f"{layout.OAR_CSV} marks {organ} as {csv_value:g} but the file is missing"))
+            problems.append(
+                Problem(
+                    "warning",
+                    case,
+                    layout.organ_name(case, organ),
+                    f"{layout.OAR_CSV} marks {organ} as {csv_value:g} but the file is missing",
+                )
+            )
         else:
             row["status"] = "absent"
         organs.append(row)

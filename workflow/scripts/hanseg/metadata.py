@@ -101,8 +101,10 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     else:
         # transposed: one row per organ, cases as columns
         columns = table.header[1:]
-        pairs = [(column, {row[0]: row[i + 1] if i + 1 < len(row) else "" for row in table.rows if row})
-                 for i, column in enumerate(columns)]
+        pairs = [
+            (column, {row[0]: row[i + 1] if i + 1 < len(row) else "" for row in table.rows if row})
+            for i, column in enumerate(columns)
+        ]
     result = OrganAvailability(values={})
     unknown: set[str] = set()
     for raw_case, cells in pairs:
@@ -130,7 +132,17 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     return result
 
 
-_GENDER = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F", "w": "F", "ž": "F", "z": "F"}
+_GENDER = {
+    "m": "M",
+    "male": "M",
+    "man": "M",
+    "f": "F",
+    "female": "F",
+    "woman": "F",
+    "w": "F",
+    "ž": "F",
+    "z": "F",
+}
 
 
 def _find_column(header: list[str], *words: str) -> int | None:
@@ -159,7 +171,11 @@ def read_patients(path: Path | str) -> dict[str, Patient]:
         case = layout.normalise_case_id(row[id_column])
         if case is None:
             continue
-        age = parse_number(row[age_column], table.decimal_comma) if age_column is not None and age_column < len(row) else None
+        age = (
+            parse_number(row[age_column], table.decimal_comma)
+            if age_column is not None and age_column < len(row)
+            else None
+        )
         gender = None
         if gender_column is not None and gender_column < len(row):
             gender = _GENDER.get(row[gender_column].strip().lower())

@@ -206,7 +206,10 @@ def _organ_shapes() -> dict[str, Shape]:
     shapes.update(
         {
             "Arytenoid": Union(
-                (Ellipsoid((5.0, -2.0, -100.0), (4.0, 3.5, 5.0)), Ellipsoid((-5.0, -2.0, -100.0), (4.0, 3.5, 5.0)))
+                (
+                    Ellipsoid((5.0, -2.0, -100.0), (4.0, 3.5, 5.0)),
+                    Ellipsoid((-5.0, -2.0, -100.0), (4.0, 3.5, 5.0)),
+                )
             ),
             "Bone_Mandible": Union(
                 (
@@ -217,7 +220,10 @@ def _organ_shapes() -> dict[str, Shape]:
             ),
             "Brainstem": Tube((0.0, 22.0, -30.0), (0.0, 16.0, 12.0), 11.0),
             "BuccalMucosa": Union(
-                (Ellipsoid((32.0, -40.0, -45.0), (3.0, 14.0, 9.0)), Ellipsoid((-32.0, -40.0, -45.0), (3.0, 14.0, 9.0)))
+                (
+                    Ellipsoid((32.0, -40.0, -45.0), (3.0, 14.0, 9.0)),
+                    Ellipsoid((-32.0, -40.0, -45.0), (3.0, 14.0, 9.0)),
+                )
             ),
             "Cavity_Oral": Ellipsoid((0.0, -38.0, -48.0), (24.0, 22.0, 11.0)),
             "Cricopharyngeus": Ellipsoid((0.0, 12.0, -116.0), (9.0, 5.0, 5.0)),
@@ -354,7 +360,14 @@ class CaseTruth:
 def _rotation_matrix(angles_rad: np.ndarray) -> np.ndarray:
     # Same convention as itk::Euler3DTransform (ComputeZYX off): R = Rz @ Rx @ Ry.
     ax, ay, az = angles_rad
-    cx, sx, cy, sy, cz, sz = math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay), math.cos(az), math.sin(az)
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(ax),
+        math.sin(ax),
+        math.cos(ay),
+        math.sin(ay),
+        math.cos(az),
+        math.sin(az),
+    )
     rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
@@ -375,9 +388,7 @@ def _mr_geometry(options: PhantomOptions) -> tuple[np.ndarray, np.ndarray]:
     nx, ny, nz = options.resolved_mr_shape()
     z0, z1 = MR_Z_RANGE_MM
     spacing = np.array([MR_FOV_XY_MM / nx, MR_FOV_XY_MM / ny, (z1 - z0) / nz])
-    origin = np.array(
-        [MR_CENTRE_XY_MM[0] - MR_FOV_XY_MM / 2, MR_CENTRE_XY_MM[1] - MR_FOV_XY_MM / 2, z0]
-    ) + spacing / 2
+    origin = np.array([MR_CENTRE_XY_MM[0] - MR_FOV_XY_MM / 2, MR_CENTRE_XY_MM[1] - MR_FOV_XY_MM / 2, z0]) + spacing / 2
     return spacing, origin
 
 
@@ -566,7 +577,9 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
 
     noise_rng = np.random.default_rng(params["noise_seed"])
     if params["metal"]:  # a dental filling: CT values above 3000 that the workflow must clip
-        tooth = Ellipsoid(tuple(float(v) for v in np.array([14.0, -58.0, -40.0]) * params["anatomy_scale"]), (2.5, 2.5, 2.5))
+        tooth = Ellipsoid(
+            tuple(float(v) for v in np.array([14.0, -58.0, -40.0]) * params["anatomy_scale"]), (2.5, 2.5, 2.5)
+        )
         slices, inside = _render(tooth.at_least(minimum), ct_origin, ct_spacing, shape_xyz)
         hu[slices][inside] = 3500.0 + 400.0 * noise_rng.random(int(inside.sum()))
     body = hu > -900
@@ -576,15 +589,19 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
 
     # The MR: T1 values drawn on the CT grid, resampled onto the MR grid through the ground-truth transform.
     mr_spacing, mr_origin_anat = _mr_geometry(options)
-    mr_reference = _image(np.zeros(options.resolved_mr_shape()[::-1], dtype=np.uint8), mr_spacing,
-                          mr_origin_anat + np.asarray(params["mr_shift_mm"]))
+    mr_reference = _image(
+        np.zeros(options.resolved_mr_shape()[::-1], dtype=np.uint8),
+        mr_spacing,
+        mr_origin_anat + np.asarray(params["mr_shift_mm"]),
+    )
     mr_to_ct = _mr_to_ct_transform(params, options, mr_reference)
     t1_image = _image(t1, ct_spacing, ct_origin + ct_shift)
     del t1
     mr = sitk.Resample(t1_image, mr_reference, mr_to_ct, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     mr_array = sitk.GetArrayFromImage(mr)
-    zz, yy, xx = np.meshgrid(*(np.linspace(-1, 1, n, dtype=np.float32) for n in mr_array.shape), indexing="ij",
-                             sparse=True)
+    zz, yy, xx = np.meshgrid(
+        *(np.linspace(-1, 1, n, dtype=np.float32) for n in mr_array.shape), indexing="ij", sparse=True
+    )
     bias = 1.0 + 0.12 * xx - 0.08 * yy + 0.06 * zz  # coil sensitivity: a smooth intensity gradient
     noise = noise_rng.normal(0.0, 18.0, size=(2, *mr_array.shape)).astype(np.float32)
     mr_array = np.sqrt((mr_array * bias + noise[0]) ** 2 + noise[1] ** 2)  # Rician noise, as in magnitude images
@@ -602,8 +619,17 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     rotation = _rotation_matrix(np.deg2rad(params["rotation_deg"]))
     landmarks_ct = {name: p + ct_shift for name, p in landmarks_anat.items()}
     landmarks_mr = {name: _invert_mr_to_ct(mr_to_ct, rotation, p) for name, p in landmarks_ct.items()}
-    return CaseTruth(case, ct_shift, mr_to_ct, landmarks_ct, landmarks_mr, availability, params["age"],
-                     params["gender"], params)
+    return CaseTruth(
+        case,
+        ct_shift,
+        mr_to_ct,
+        landmarks_ct,
+        landmarks_mr,
+        availability,
+        params["age"],
+        params["gender"],
+        params,
+    )
 
 
 def write_landmarks(path: Path, points: dict[str, np.ndarray]) -> None:
@@ -676,8 +702,7 @@ def generate(out_dir: Path | str, options: PhantomOptions, *, as_zip: bool = Fal
             log.info("phantom %s written", truth.case)
         _write_csvs(set_folder, truths)
         (staging / "truth" / "phantom.json").write_text(
-            json.dumps({"options": options.__dict__, "cases": [t.case for t in truths]}, indent=2, default=list)
-            + "\n"
+            json.dumps({"options": options.__dict__, "cases": [t.case for t in truths]}, indent=2, default=list) + "\n"
         )
         if as_zip:
             target = out_dir / layout.ARCHIVE_NAME

@@ -13,8 +13,12 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(str(snakemake.log[0]), mode="w"))
-    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        handlers=handlers,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     log = logging.getLogger(f"hanseg.rule.{snakemake.rule}")
     log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
     try:

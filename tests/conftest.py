@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hanseg.phantom import PhantomOptions, generate
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Small enough for seconds, large enough that every organ has voxels.
+SMALL = PhantomOptions(cases=3, seed=11, ct_shape=(48, 48, 24))
+
+
+@pytest.fixture(scope="session")
+def phantom_root(tmp_path_factory) -> Path:
+    """A read-only-by-convention phantom shared by the tests: copy it (`phantom_copy`) before changing it."""
+    out = tmp_path_factory.mktemp("phantom")
+    generate(out, SMALL)
+    return out
+
+
+@pytest.fixture
+def phantom_copy(phantom_root, tmp_path) -> Path:
+    """A private copy of the phantom's HaN-Seg folder for tests that break it on purpose."""
+    target = tmp_path / "HaN-Seg"
+    shutil.copytree(phantom_root / "HaN-Seg", target)
+    return target

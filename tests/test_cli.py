@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+from hanseg.cli import main
+
+
+def test_help_lists_the_subcommands():
+    result = subprocess.run([sys.executable, "-m", "hanseg.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("phantom", "download", "extract", "inventory", "clip-ct"):
+        assert command in result.stdout
+
+
+def test_phantom_extract_inventory_clip(tmp_path, capsys):
+    assert main(["phantom", str(tmp_path / "p"), "--cases", "2", "--seed", "4", "--shape", "32x32x16", "--zip"]) == 0
+    assert (tmp_path / "p/HaN-Seg.zip").is_file()
+    assert main(["extract", str(tmp_path / "p/HaN-Seg.zip"), "--out-dir", str(tmp_path / "data")]) == 0
+    assert main(["inventory", str(tmp_path / "data"), "--out-dir", str(tmp_path / "inv")]) == 0
+    assert len(pd.read_csv(tmp_path / "inv/cases.tsv", sep="\t")) == 2
+    ct = tmp_path / "data/set_1/case_02/case_02_IMG_CT.nrrd"
+    assert main(["clip-ct", str(ct), "--out", str(tmp_path / "ct.nrrd")]) == 0
+
+
+def test_bad_input_is_one_line_naming_the_file(tmp_path, capsys):
+    missing = tmp_path / "nowhere.zip"
+    assert main(["extract", str(missing), "--out-dir", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hanseg extract: error:") and str(missing) in err and "\n" not in err

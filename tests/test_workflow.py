@@ -1,0 +1,94 @@
+"""Snakemake end to end on the phantom: the real rules, scripts and config validation."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / ".test/config/config.yaml", tmp_path / "config/config.yaml")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_phantom_run_then_nothing_to_redo(workdir):
+    result = _snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = workdir / "results"
+    cases = pd.read_csv(results / "inventory/cases.tsv", sep="\t")
+    assert list(cases["case"]) == ["case_01", "case_02", "case_03"]
+    organs = pd.read_csv(results / "inventory/organs.tsv", sep="\t")
+    assert len(organs) == 90
+    for case in cases["case"]:
+        clipped = sitk.ReadImage(str(results / f"cases/{case}/ct_clipped.nrrd"))
+        original = sitk.ReadImage(str(results / f"data/HaN-Seg/set_1/{case}/{case}_IMG_CT.nrrd"))
+        assert clipped.GetOrigin() == original.GetOrigin() and clipped.GetSize() == original.GetSize()
+        assert sitk.GetArrayViewFromImage(clipped).max() <= 3000
+        assert (workdir / f"logs/clip_ct/{case}.log").is_file()
+    assert (results / "phantom/truth/case_01/landmarks_mr.csv").is_file()
+    again = _snakemake(workdir, "--cores", "2")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_broken_case_fails_with_its_name_and_file_and_keeps_other_work(workdir):
+    assert _snakemake(workdir, "--cores", "1", "results/data/manifest.json").returncode == 0
+    ct = workdir / "results/data/HaN-Seg/set_1/case_02/case_02_IMG_CT.nrrd"
+    ct.write_bytes(ct.read_bytes()[:300])
+    result = _snakemake(workdir, "--cores", "1", "--keep-going")
+    assert result.returncode != 0
+    log = (workdir / "logs/inventory_case/case_02.log").read_text()
+    assert "case_02" in log and "case_02_IMG_CT.nrrd: unreadable NRRD" in log
+    assert (workdir / "results/cases/case_01/ct_clipped.nrrd").is_file()  # the healthy cases went on
+    assert not (workdir / "results/inventory/cases/case_02.json").exists()
+
+
+def test_real_config_dry_run_plans_42_cases_without_data(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    result = _snakemake(tmp_path, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "download_archive        1" in out
+    assert "inventory_case         42" in out and "clip_ct                42" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("dataset:\n  sorce: phantom\n", "sorce"),
+        ("dataset:\n  phantom:\n    cases: many\n", "cases"),
+        ("preprocessing:\n  hu_clip: [-1000]\n", "hu_clip"),
+        ("dataset:\n  source: ftp\n", "ftp"),
+    ],
+)
+def test_bad_config_fails_at_parse_time_naming_the_key(tmp_path, extra, named):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text(extra)
+    result = _snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert named in result.stderr + result.stdout
+
+
+def test_local_folder_is_used_in_place(tmp_path, phantom_root):
+    (tmp_path / "config").mkdir()
+    local = phantom_root / "HaN-Seg"
+    (tmp_path / "config/config.yaml").write_text(f"dataset:\n  source: local\n  local_path: {local}\n")
+    result = _snakemake(tmp_path, "--cores", "2", "results/inventory/cases.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "results/data/HaN-Seg").exists()  # nothing copied
+    assert len(pd.read_csv(tmp_path / "results/inventory/cases.tsv", sep="\t")) == 3
