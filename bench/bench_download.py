@@ -22,8 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the shared test server
 sys.path.insert(0, str(REPO_ROOT / "workflow" / "scripts"))  # hanseg, even without the editable install
 
-from hanseg.download import download_file, sha256_of  # noqa: E402
 from http_server import FileServer, Misbehaviour  # noqa: E402
+
+from hanseg.download import download_file, sha256_of  # noqa: E402
 
 MB = 1_000_000
 

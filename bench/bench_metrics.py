@@ -29,8 +29,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from hanseg import metrics
 from scipy import ndimage
+
+from hanseg import metrics
 
 try:  # optional: the reference implementation is a test-only dependency
     import surface_distance

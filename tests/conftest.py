@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from hanseg.phantom import PhantomOptions, generate
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ import stat
 import zipfile
 
 import pytest
+
 from hanseg.archive import ArchiveError, check_layout, extract_zip, read_manifest, write_manifest
 from hanseg.phantom import PhantomOptions, generate
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pandas as pd
+
 from hanseg.cli import main
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from http_server import FileServer, Misbehaviour
+
 from hanseg import download
 from hanseg.download import ChecksumError, DownloadError, download_file, sha256_of
-from http_server import FileServer, Misbehaviour
 
 # A few MB, not a multiple of the 1 MiB chunk, from a fixed seed so a failure can be reproduced.
 PAYLOAD = random.Random(7442914).randbytes(3 * 1024 * 1024 + 12345)

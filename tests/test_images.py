@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from hanseg.images import clip_ct_file, clip_intensity, write_image
 
 

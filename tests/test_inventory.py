@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+
 from hanseg import layout
 from hanseg.inventory import CaseValidationError, inspect_case, write_tables
 from hanseg.metadata import read_organ_availability, read_patients

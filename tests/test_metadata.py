@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hanseg import layout
 from hanseg.metadata import MetadataError, read_organ_availability, read_patients
 

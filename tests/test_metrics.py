@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 import pytest
-from hanseg import metrics
 from scipy import ndimage
+
+from hanseg import metrics
 
 # surface-distance calls the deprecated scipy.ndimage.filters / .morphology namespaces.
 pytestmark = pytest.mark.filterwarnings("ignore:Please import:DeprecationWarning")

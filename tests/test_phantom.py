@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from conftest import SMALL
+
 from hanseg import layout
-from hanseg.phantom import PhantomOptions, generate, read_landmarks
+from hanseg.landmarks import read_landmarks
+from hanseg.phantom import PhantomOptions, generate
 
 
 def _array(path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +44,17 @@ def test_phantom_run_then_nothing_to_redo(workdir):
         assert sitk.GetArrayViewFromImage(clipped).max() <= 3000
         assert (workdir / f"logs/clip_ct/{case}.log").is_file()
     assert (results / "phantom/truth/case_01/landmarks_mr.csv").is_file()
+    for case in cases["case"]:
+        registration = json.loads((results / f"cases/{case}/registration/registration.json").read_text())
+        assert registration["head_agreement"]["final"] > 0.85
+        assert "tre_mm" in registration  # the phantom's truth landmarks are picked up automatically
+        assert (results / f"cases/{case}/registration/qc.png").stat().st_size > 10_000
+        labels = sitk.ReadImage(str(results / f"cases/{case}/resampled/labels.nrrd"))
+        assert labels.GetSpacing() == (0.5, 0.5, 2.0)
+        ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
+        mr = sitk.ReadImage(str(results / f"cases/{case}/resampled/mr.nrrd"))
+        assert ct.GetSize() == mr.GetSize() == labels.GetSize() and ct.GetOrigin() == mr.GetOrigin()
+        assert (workdir / f"benchmarks/register_mr/{case}.tsv").is_file()
     again = _snakemake(workdir, "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
@@ -50,7 +63,8 @@ def test_broken_case_fails_with_its_name_and_file_and_keeps_other_work(workdir):
     assert _snakemake(workdir, "--cores", "1", "results/data/manifest.json").returncode == 0
     ct = workdir / "results/data/HaN-Seg/set_1/case_02/case_02_IMG_CT.nrrd"
     ct.write_bytes(ct.read_bytes()[:300])
-    result = _snakemake(workdir, "--cores", "1", "--keep-going")
+    targets = ["results/inventory/cases.tsv", "results/cases/case_01/ct_clipped.nrrd"]
+    result = _snakemake(workdir, "--cores", "1", "--keep-going", *targets)
     assert result.returncode != 0
     log = (workdir / "logs/inventory_case/case_02.log").read_text()
     assert "case_02" in log and "case_02_IMG_CT.nrrd: unreadable NRRD" in log
@@ -64,7 +78,8 @@ def test_real_config_dry_run_plans_42_cases_without_data(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
     assert "download_archive        1" in out
-    assert "inventory_case         42" in out and "clip_ct                42" in out
+    for rule in ("inventory_case", "clip_ct", "register_mr", "resample"):
+        assert re.search(rf"^{rule}\s+42$", out, re.M), rule
 
 
 @pytest.mark.parametrize(

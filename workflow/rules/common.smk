@@ -99,4 +99,41 @@ def all_targets():
         f"{RESULTS}/inventory/cases.tsv",
         f"{RESULTS}/inventory/organs.tsv",
         *expand(f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd", case=CASES),
+        *expand(f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd", case=CASES),
     ]
+
+
+def elastix_parameter_files():
+    """Configured parameter files: relative to the working directory if there, else to the workflow."""
+    resolved = []
+    for name in config["registration"]["parameter_files"]:
+        path = Path(name)
+        if not path.is_absolute() and not path.exists():
+            path = Path(workflow.basedir) / name
+        if not path.exists():
+            raise ValueError(f"registration.parameter_files: {name} not found")
+        resolved.append(str(path))
+    return resolved
+
+
+def landmarks_root():
+    if config["registration"]["landmarks_dir"]:
+        return config["registration"]["landmarks_dir"]
+    if SOURCE == "phantom":
+        return f"{RESULTS}/phantom/truth"
+    return None
+
+
+def registration_inputs(wildcards):
+    inputs = {
+        "ct": f"{RESULTS}/cases/{wildcards.case}/ct_clipped.nrrd",
+        "record": case_record(wildcards),
+        "parameter_files": elastix_parameter_files(),
+    }
+    if landmarks_root():
+        inputs["landmarks"] = landmarks_root()
+    return inputs
+
+
+def registration_dir(wildcards):
+    return f"{RESULTS}/cases/{wildcards.case}/registration"

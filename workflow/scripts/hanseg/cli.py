@@ -74,6 +74,69 @@ def cmd_clip_ct(args: argparse.Namespace) -> None:
     log.info("clipped %s: %s", args.ct, counts)
 
 
+def cmd_register(args: argparse.Namespace) -> None:
+
+    from .landmarks import read_landmarks
+    from .registration import register, write_outputs
+
+    if (args.landmarks_ct is None) != (args.landmarks_mr is None):
+        raise ValueError("give both --landmarks-ct and --landmarks-mr, or neither")
+    landmarks = {}
+    if args.landmarks_ct:
+        landmarks = {
+            "landmarks_ct": read_landmarks(args.landmarks_ct),
+            "landmarks_mr": read_landmarks(args.landmarks_mr),
+        }
+    ct, mr = _read(args.ct), _read(args.mr)
+    result = register(
+        ct,
+        mr,
+        args.params,
+        args.out_dir,
+        threads=args.threads,
+        initialisation=args.initialisation,
+        case=args.case or "",
+        **landmarks,
+    )
+    write_outputs(result, args.out_dir, args.out_dir / "qc.png", ct, title=args.case or "")
+    print(args.out_dir / "registration.json")
+
+
+def cmd_resample(args: argparse.Namespace) -> None:
+    from . import layout
+    from .resampling import resample_case
+
+    organs = {}
+    for path in sorted(args.case_dir.glob("*_OAR_*.seg.nrrd")) if args.case_dir else []:
+        parsed = layout.parse_organ_file(path.name)
+        organ = layout.normalise_organ(parsed[1]) if parsed else None
+        if organ:
+            organs[organ] = path
+    summary = resample_case(
+        _read(args.ct),
+        _read(args.mr) if args.mr else None,
+        _read(args.fov) if args.fov else None,
+        organs,
+        args.out_dir,
+        spacing_xyz=tuple(args.spacing),
+        hu_range=tuple(args.hu_range),
+        body_crop=args.body_crop,
+        case=args.case or "",
+    )
+    print(f"{args.out_dir}: {summary['size']} voxels, {len(summary['organ_voxels'])} organs")
+
+
+def _read(path: Path):
+    import SimpleITK as sitk
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise ValueError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hanseg", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -123,6 +186,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lower", type=float, default=-1000.0)
     p.add_argument("--upper", type=float, default=3000.0)
     p.set_defaults(func=cmd_clip_ct)
+
+    default_params = [
+        str(Path(__file__).resolve().parents[3] / "config/elastix" / n) for n in ("rigid.txt", "bspline.txt")
+    ]
+    p = sub.add_parser("register", help="register an MR to its CT with elastix (rigid + B-spline)")
+    p.add_argument("--ct", type=Path, required=True, help="fixed image (the organs live on its grid)")
+    p.add_argument("--mr", type=Path, required=True, help="moving image")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--params", nargs="+", default=default_params, help="elastix parameter files, applied in order")
+    p.add_argument("--landmarks-ct", type=Path, help="CSV name,x,y,z (LPS mm) for the TRE")
+    p.add_argument("--landmarks-mr", type=Path, help="CSV name,x,y,z (LPS mm) for the TRE")
+    p.add_argument("--initialisation", choices=["head_search", "headers"], default="head_search")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--case", help="case id for messages")
+    p.set_defaults(func=cmd_register)
+
+    p = sub.add_parser("resample", help="CT, registered MR, FoV mask and organ masks onto one grid")
+    p.add_argument("--ct", type=Path, required=True)
+    p.add_argument("--mr", type=Path, help="MR already in CT space (hanseg register's mr_in_ct.nrrd)")
+    p.add_argument("--fov", type=Path, help="the MR's field of view in CT space (fov_mask.nrrd)")
+    p.add_argument("--case-dir", type=Path, help="HaN-Seg case folder with the *_OAR_*.seg.nrrd masks")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--spacing", type=float, nargs=3, default=[0.5, 0.5, 2.0], metavar=("X", "Y", "Z"))
+    p.add_argument("--hu-range", type=float, nargs=2, default=[-1000.0, 3000.0], metavar=("LOW", "HIGH"))
+    p.add_argument("--body-crop", action="store_true", help="crop to the body plus 10 mm")
+    p.add_argument("--case", help="case id for messages")
+    p.set_defaults(func=cmd_resample)
     return parser
 
 

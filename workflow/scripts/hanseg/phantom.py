@@ -32,6 +32,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import layout
+from .landmarks import write_landmarks
 
 log = logging.getLogger(__name__)
 
@@ -630,20 +631,6 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
         params["gender"],
         params,
     )
-
-
-def write_landmarks(path: Path, points: dict[str, np.ndarray]) -> None:
-    """CSV `name,x,y,z` in LPS millimetres."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["name", "x", "y", "z"])
-        for name, p in points.items():
-            writer.writerow([name, *(f"{v:.4f}" for v in p)])
-
-
-def read_landmarks(path: Path | str) -> dict[str, np.ndarray]:
-    with open(path, newline="") as handle:
-        return {row["name"]: np.array([float(row[k]) for k in "xyz"]) for row in csv.DictReader(handle)}
 
 
 def _write_truth(truth_dir: Path, truth: CaseTruth) -> None:

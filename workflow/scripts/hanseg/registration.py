@@ -1,0 +1,459 @@
+"""MR-to-CT registration with elastix (itk-elastix): initialisation, rigid + B-spline, TRE, QC.
+
+The CT is the fixed image (the organs are drawn on it) and the MR the moving one, so the result transform maps a CT
+point to the MR point of the same anatomy, as elastix's transforms always map fixed to moving.
+
+The real CT and MR headers share no coordinate system (origins up to 1.1 m apart in z, often no overlap at all), so
+the headers cannot start the optimisation. The initialisation finds the head in both images (threshold, largest
+connected component), slides the MR head's height along the CT head, and keeps the translation whose head masks
+agree best (Dice inside the MR's field of view). It needs no intensity relationship between CT and MR, and it
+handles an MR that covers only part of the CT's head and neck. A result whose heads do not agree after
+registration is an error, never a silent misregistration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .images import write_image
+
+log = logging.getLogger(__name__)
+
+#: CT threshold for "inside the head" (HU): above air, below every tissue.
+CT_HEAD_HU = -400.0
+#: Grid of the initialisation search (mm): coarse on purpose, the rigid stage refines it.
+SEARCH_SPACING_MM = 4.0
+SEARCH_STEP_MM = 5.0
+#: Head masks must agree at least this well (Dice inside the MR's field of view) before and after registration.
+MIN_INITIAL_HEAD_DICE = 0.5
+MIN_FINAL_HEAD_DICE = 0.7
+#: ...and agree voxel by voxel (head or background) in at least this fraction of the MR's field of view.
+MIN_INITIAL_HEAD_AGREEMENT = 0.75
+MIN_FINAL_HEAD_AGREEMENT = 0.85
+
+
+class RegistrationError(RuntimeError):
+    """Registration input or result that cannot be trusted; the message names the case."""
+
+
+@dataclass
+class Initialisation:
+    offset_mm: np.ndarray  # CT point + offset = MR point
+    head_dice: float
+    candidates: int
+    head_agreement: float = 0.0
+
+
+def check_axial(image: sitk.Image, what: str) -> None:
+    """Raise ValueError unless the direction matrix is diagonal (axial slices, x = left-right)."""
+    direction = np.asarray(image.GetDirection()).reshape(3, 3)
+    off_diagonal = direction - np.diag(np.diag(direction))
+    if np.abs(off_diagonal).max() > 1e-3 or not np.allclose(np.abs(np.diag(direction)), 1.0, atol=1e-3):
+        raise ValueError(
+            f"{what}: direction matrix {direction.round(4).tolist()} is not axial and diagonal; the workflow keeps "
+            "x = left-right (nnU-Net's mirroring setting relies on it). Reorient the image first."
+        )
+
+
+def largest_component(mask: sitk.Image) -> sitk.Image:
+    components = sitk.ConnectedComponent(mask)
+    relabelled = sitk.RelabelComponent(components, sortByObjectSize=True)
+    return sitk.Cast(relabelled == 1, sitk.sitkUInt8)
+
+
+def _coarse(image: sitk.Image, spacing_mm: float, interpolator=sitk.sitkLinear) -> sitk.Image:
+    size = [
+        max(2, int(math.ceil(n * s / spacing_mm))) for n, s in zip(image.GetSize(), image.GetSpacing(), strict=True)
+    ]
+    reference = sitk.Image(size, sitk.sitkFloat32)
+    reference.SetSpacing([spacing_mm] * 3)
+    reference.SetDirection(image.GetDirection())
+    reference.SetOrigin(
+        image.TransformContinuousIndexToPhysicalPoint([-0.5 + 0.5 * spacing_mm / s for s in image.GetSpacing()])
+    )
+    return sitk.Resample(image, reference, sitk.Transform(), interpolator, 0.0, sitk.sitkFloat32)
+
+
+def ct_head_mask(ct: sitk.Image) -> sitk.Image:
+    return largest_component(sitk.Cast(ct, sitk.sitkFloat32) > CT_HEAD_HU)
+
+
+def mr_head_mask(mr: sitk.Image) -> sitk.Image:
+    """Otsu separates the dark background from tissue in magnitude images; bias and noise do not upset it."""
+    mr = sitk.Cast(mr, sitk.sitkFloat32)
+    return largest_component(sitk.OtsuThreshold(mr, 0, 1, 128))
+
+
+def _physical_points(mask: sitk.Image) -> np.ndarray:
+    indices = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)[:, ::-1].astype(float)  # x, y, z
+    direction = np.asarray(mask.GetDirection()).reshape(3, 3)
+    return np.asarray(mask.GetOrigin()) + (indices * np.asarray(mask.GetSpacing())) @ direction.T
+
+
+def _head_agreement(ct_head: np.ndarray, mr_head: np.ndarray, fov: np.ndarray) -> tuple[float, float]:
+    """(Dice, fraction of agreeing voxels) of the two head masks inside the MR's field of view.
+
+    Dice alone is fooled by an MR whose "head" fills its whole field of view; the agreement (head vs background,
+    voxel by voxel) is not, because a real MR shows air around the head.
+    """
+    a, b = ct_head & fov, mr_head & fov
+    total = a.sum() + b.sum()
+    dice = float(2.0 * (a & b).sum() / total) if total else 0.0
+    agreement = float((a == b)[fov].mean()) if fov.any() else 0.0
+    return dice, agreement
+
+
+def _dice_in_fov(ct_head: sitk.Image, mr_head: sitk.Image, mr_fov: sitk.Image, transform: sitk.Transform):
+    moved = sitk.GetArrayFromImage(sitk.Resample(mr_head, ct_head, transform, sitk.sitkNearestNeighbor, 0)) > 0
+    fov = sitk.GetArrayFromImage(sitk.Resample(mr_fov, ct_head, transform, sitk.sitkNearestNeighbor, 0)) > 0
+    return _head_agreement(sitk.GetArrayViewFromImage(ct_head) > 0, moved, fov)
+
+
+def initial_translation(ct: sitk.Image, mr: sitk.Image) -> Initialisation:
+    """The translation (CT -> MR) that best overlays the MR's head on a slab of the CT's head."""
+    ct_head = ct_head_mask(_coarse(ct, SEARCH_SPACING_MM))
+    mr_coarse = _coarse(mr, SEARCH_SPACING_MM)
+    mr_head = mr_head_mask(mr_coarse)
+    mr_fov = sitk.Cast(mr_coarse * 0 + 1, sitk.sitkUInt8)
+    ct_points, mr_points = _physical_points(ct_head), _physical_points(mr_head)
+    if len(mr_points) < 50:
+        raise RegistrationError("no head found in the MR (empty or all background)")
+    if len(ct_points) < 50:
+        raise RegistrationError(f"no head found in the CT (nothing above {CT_HEAD_HU:g} HU)")
+    mr_centre = mr_points.mean(axis=0)
+    height = np.ptp(mr_points[:, 2])
+    ct_z = ct_points[:, 2]
+    best = Initialisation(np.zeros(3), -1.0, 0)
+    candidates = 0
+    # Slide a slab as tall as the MR's head from the top of the CT's head downwards.
+    for top in np.arange(ct_z.max(), ct_z.min() + min(height, np.ptp(ct_z)) - SEARCH_STEP_MM, -SEARCH_STEP_MM):
+        in_slab = (ct_z <= top) & (ct_z >= top - height)
+        if in_slab.sum() < 0.2 * len(mr_points):
+            continue
+        offset = mr_centre - ct_points[in_slab].mean(axis=0)
+        dice, agreement = _dice_in_fov(ct_head, mr_head, mr_fov, sitk.TranslationTransform(3, offset.tolist()))
+        candidates += 1
+        if dice > best.head_dice:
+            best = Initialisation(offset, dice, 0, agreement)
+    best.candidates = candidates
+    return best
+
+
+def header_translation(ct: sitk.Image, mr: sitk.Image) -> Initialisation:
+    """Trust the headers (data already co-registered): zero translation, with the same head-overlap score."""
+    ct_head = ct_head_mask(_coarse(ct, SEARCH_SPACING_MM))
+    mr_coarse = _coarse(mr, SEARCH_SPACING_MM)
+    mr_fov = sitk.Cast(mr_coarse * 0 + 1, sitk.sitkUInt8)
+    dice, agreement = _dice_in_fov(ct_head, mr_head_mask(mr_coarse), mr_fov, sitk.TranslationTransform(3))
+    return Initialisation(np.zeros(3), dice, 1, agreement)
+
+
+def mutual_information(fixed: np.ndarray, moving: np.ndarray, bins: int = 32) -> float:
+    """Mutual information (nats) of two equally shaped samples, from a joint histogram."""
+    if fixed.size == 0:
+        return float("nan")
+    joint, _, _ = np.histogram2d(fixed.ravel(), moving.ravel(), bins=bins)
+    p = joint / joint.sum()
+    px, py = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
+    nonzero = p > 0
+    return float((p[nonzero] * np.log(p[nonzero] / (px @ py)[nonzero])).sum())
+
+
+def _elastix_translation_file(path: Path, offset: np.ndarray, ct: sitk.Image) -> None:
+    """An elastix TranslationTransform parameter file: the initial transform of the chain."""
+    fmt = " ".join
+    path.write_text(
+        "\n".join(
+            [
+                '(Transform "TranslationTransform")',
+                "(NumberOfParameters 3)",
+                f"(TransformParameters {fmt(f'{v:.6f}' for v in offset)})",
+                '(InitialTransformParameterFileName "NoInitialTransform")',
+                '(HowToCombineTransforms "Compose")',
+                "(FixedImageDimension 3)",
+                "(MovingImageDimension 3)",
+                '(FixedInternalImagePixelType "float")',
+                '(MovingInternalImagePixelType "float")',
+                f"(Size {fmt(str(v) for v in ct.GetSize())})",
+                "(Index 0 0 0)",
+                f"(Spacing {fmt(f'{v:.6f}' for v in ct.GetSpacing())})",
+                f"(Origin {fmt(f'{v:.6f}' for v in ct.GetOrigin())})",
+                f"(Direction {fmt(f'{v:.6f}' for v in ct.GetDirection())})",
+                '(UseDirectionCosines "true")',
+                '(ResampleInterpolator "FinalBSplineInterpolator")',
+                "(FinalBSplineInterpolationOrder 3)",
+                '(Resampler "DefaultResampler")',
+                "(DefaultPixelValue 0)",
+                '(ResultImageFormat "nrrd")',
+                '(ResultImagePixelType "float")',
+                "",
+            ]
+        )
+    )
+
+
+def _write_parameter_map(parameter_map: dict, path: Path) -> None:
+    """elastix's text format: `(Key value ...)`, strings quoted, numbers bare."""
+
+    def token(value: str) -> str:
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return f'"{value}"'
+
+    lines = [f"({key} {' '.join(token(v) for v in values)})" for key, values in sorted(parameter_map.items())]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _transformix(
+    moving: sitk.Image, fixed: sitk.Image, init_file: Path, result_parameters, *, order: int
+) -> sitk.Image:
+    import itk
+
+    chain = itk.ParameterObject.New()
+    chain.AddParameterFile(str(init_file))
+    for i in range(result_parameters.GetNumberOfParameterMaps()):
+        chain.AddParameterMap(result_parameters.GetParameterMap(i))
+    for i in range(chain.GetNumberOfParameterMaps()):
+        chain.SetParameter(i, "InitialTransformParameterFileName", "NoInitialTransform")
+        chain.SetParameter(i, "FinalBSplineInterpolationOrder", str(order))
+    transformix = itk.TransformixFilter.New(_to_itk(moving))
+    transformix.SetTransformParameterObject(chain)
+    transformix.SetLogToConsole(False)
+    transformix.UpdateLargestPossibleRegion()
+    return _to_sitk(transformix.GetOutput(), fixed)
+
+
+def _to_itk(image: sitk.Image):
+    import itk
+
+    converted = itk.image_from_array(sitk.GetArrayFromImage(image).astype(np.float32))
+    converted.SetOrigin(image.GetOrigin())
+    converted.SetSpacing(image.GetSpacing())
+    converted.SetDirection(itk.matrix_from_array(np.asarray(image.GetDirection()).reshape(3, 3)))
+    return converted
+
+
+def _to_sitk(image, like: sitk.Image) -> sitk.Image:
+    import itk
+
+    converted = sitk.GetImageFromArray(itk.array_from_image(image))
+    converted.CopyInformation(like)
+    return converted
+
+
+@dataclass
+class RegistrationResult:
+    mr_in_ct: sitk.Image
+    fov_mask: sitk.Image
+    report: dict
+    transform_files: list[Path]
+
+
+def register(
+    ct: sitk.Image,
+    mr: sitk.Image,
+    parameter_files: list[Path | str],
+    work_dir: Path | str,
+    *,
+    threads: int = 1,
+    landmarks_ct: dict[str, np.ndarray] | None = None,
+    landmarks_mr: dict[str, np.ndarray] | None = None,
+    initialisation: str = "head_search",
+    case: str = "",
+) -> RegistrationResult:
+    """Register MR to CT; elastix's transform files go into `work_dir` (TransformParameters.{init,0,1...}.txt).
+
+    Errors (bad input, failed or implausible registration) name `case` when it is given.
+    """
+    try:
+        return _register(
+            ct,
+            mr,
+            parameter_files,
+            work_dir,
+            threads=threads,
+            landmarks_ct=landmarks_ct,
+            landmarks_mr=landmarks_mr,
+            initialisation=initialisation,
+        )
+    except (RegistrationError, ValueError) as error:
+        if not case:
+            raise
+        raise type(error)(f"{case}: {error}") from error
+
+
+def _register(
+    ct: sitk.Image,
+    mr: sitk.Image,
+    parameter_files: list[Path | str],
+    work_dir: Path | str,
+    *,
+    threads: int,
+    landmarks_ct: dict[str, np.ndarray] | None,
+    landmarks_mr: dict[str, np.ndarray] | None,
+    initialisation: str,
+) -> RegistrationResult:
+    import itk
+
+    started = time.perf_counter()
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    check_axial(ct, "CT")
+    ct = sitk.Cast(ct, sitk.sitkFloat32)
+    mr = sitk.Cast(mr, sitk.sitkFloat32)
+    mr_range = sitk.MinimumMaximumImageFilter()
+    mr_range.Execute(mr)
+    if mr_range.GetMaximum() <= mr_range.GetMinimum():
+        raise RegistrationError(f"the MR is empty (every voxel is {mr_range.GetMinimum():g})")
+
+    if initialisation == "head_search":
+        init = initial_translation(ct, mr)
+    elif initialisation == "headers":
+        init = header_translation(ct, mr)
+    else:
+        raise ValueError(f"unknown initialisation {initialisation!r} (head_search or headers)")
+    log.info(
+        "initial translation %s mm, head Dice %.3f (%d candidates)",
+        init.offset_mm.round(1),
+        init.head_dice,
+        init.candidates,
+    )
+    if init.head_dice < MIN_INITIAL_HEAD_DICE or init.head_agreement < MIN_INITIAL_HEAD_AGREEMENT:
+        raise RegistrationError(
+            f"cannot place the MR's head in the CT: best head overlap Dice {init.head_dice:.2f} (needs "
+            f"{MIN_INITIAL_HEAD_DICE}), voxel agreement {init.head_agreement:.2f} (needs {MIN_INITIAL_HEAD_AGREEMENT}) "
+            f"over {init.candidates} positions; does the MR show the same patient and region?"
+        )
+    init_file = work_dir / "TransformParameters.init.txt"
+    _elastix_translation_file(init_file, init.offset_mm, ct)
+
+    # The metric samples only CT voxels that the MR covers after initialisation: the MR's field of view is much
+    # smaller than the CT's, and samples mapping outside it would stop elastix ("too many samples map outside").
+    ones = sitk.Cast(mr * 0 + 1, sitk.sitkFloat32)
+    initial_transform = sitk.TranslationTransform(3, init.offset_mm.tolist())
+    initial_fov_image = sitk.Resample(ones, ct, initial_transform, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
+    initial_fov = sitk.GetArrayFromImage(initial_fov_image) > 0
+    initial_mr = sitk.Resample(mr, ct, initial_transform, sitk.sitkLinear, 0.0)
+
+    parameters = itk.ParameterObject.New()
+    for path in parameter_files:
+        parameters.AddParameterFile(str(path))
+    fixed, moving = _to_itk(ct), _to_itk(mr)
+    method = itk.ElastixRegistrationMethod.New(fixed, moving)
+    method.SetParameterObject(parameters)
+    method.SetInitialTransformParameterFileName(str(init_file))
+    fixed_mask = itk.image_from_array(sitk.GetArrayFromImage(initial_fov_image).astype(np.uint8))
+    fixed_mask.CopyInformation(fixed)
+    method.SetFixedMask(fixed_mask)
+    method.SetNumberOfThreads(int(threads))
+    method.SetLogToConsole(False)
+    method.SetLogToFile(True)
+    method.SetOutputDirectory(str(work_dir))
+    method.SetLogFileName("elastix.log")
+    try:
+        method.UpdateLargestPossibleRegion()
+    except RuntimeError as error:
+        raise RegistrationError(f"elastix failed: {str(error).strip().splitlines()[-1]}") from error
+
+    result_parameters = method.GetTransformParameterObject()
+    transform_files = []
+    previous = init_file.name
+    for i in range(result_parameters.GetNumberOfParameterMaps()):
+        parameter_map = result_parameters.GetParameterMap(i)
+        # Chain by file name, so the folder can move: run transformix from inside it.
+        parameter_map["InitialTransformParameterFileName"] = [previous]
+        result_parameters.SetParameterMap(i, parameter_map)
+        path = work_dir / f"TransformParameters.{i}.txt"
+        _write_parameter_map(dict(parameter_map), path)
+        transform_files.append(path)
+        previous = path.name
+
+    combined = method.GetCombinationTransform()
+    # The images go through transformix with the whole chain in one parameter object (initial translation first),
+    # so nothing depends on elastix's file chaining; cubic for the MR, nearest neighbour for its field of view.
+    mr_in_ct = sitk.Maximum(_transformix(mr, ct, init_file, result_parameters, order=3), 0.0)  # no undershoot
+    fov_mask = sitk.Cast(_transformix(ones, ct, init_file, result_parameters, order=0) > 0.5, sitk.sitkUInt8)
+
+    ct_array = sitk.GetArrayViewFromImage(ct)
+    fov = sitk.GetArrayViewFromImage(fov_mask) > 0
+    fov_fraction = float(fov.mean())
+    if fov.sum() == 0:
+        raise RegistrationError("after registration the MR covers no CT voxel")
+    mi_initial = mutual_information(ct_array[initial_fov], sitk.GetArrayViewFromImage(initial_mr)[initial_fov])
+    mi_final = mutual_information(ct_array[fov], sitk.GetArrayViewFromImage(mr_in_ct)[fov])
+
+    # Plausibility: the registered MR's head must lie on the CT's head.
+    mr_head = sitk.GetArrayFromImage(mr_head_mask(mr_in_ct)) > 0
+    ct_head = sitk.GetArrayFromImage(ct_head_mask(ct)) > 0
+    final_dice, final_agreement = _head_agreement(ct_head, mr_head, fov)
+    if final_dice < MIN_FINAL_HEAD_DICE or final_agreement < MIN_FINAL_HEAD_AGREEMENT:
+        raise RegistrationError(
+            f"implausible result: head overlap Dice {final_dice:.2f} (needs {MIN_FINAL_HEAD_DICE}), voxel agreement "
+            f"{final_agreement:.2f} (needs {MIN_FINAL_HEAD_AGREEMENT}) after registration; see elastix.log in "
+            f"{work_dir}"
+        )
+
+    report: dict = {
+        "initial_translation_mm": [round(float(v), 3) for v in init.offset_mm],
+        "head_dice": {"initial": round(init.head_dice, 4), "final": round(final_dice, 4)},
+        "head_agreement": {"initial": round(init.head_agreement, 4), "final": round(final_agreement, 4)},
+        "mutual_information": {"initial": round(mi_initial, 5), "final": round(mi_final, 5), "bins": 32},
+        "fov_fraction_of_ct": round(fov_fraction, 5),
+        "parameter_files": [Path(p).name for p in parameter_files],
+        "threads": int(threads),
+    }
+    if landmarks_ct is not None and landmarks_mr is not None:
+        report["tre_mm"] = target_registration_error(combined, landmarks_ct, landmarks_mr)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return RegistrationResult(mr_in_ct, fov_mask, report, [init_file, *transform_files])
+
+
+def target_registration_error(transform, landmarks_ct: dict, landmarks_mr: dict) -> dict:
+    """Distances (mm) between CT landmarks mapped through the CT -> MR transform and their MR partners."""
+    names = sorted(set(landmarks_ct) & set(landmarks_mr))
+    if not names:
+        raise ValueError("no landmark names in common between the CT and MR landmark files")
+    distances = {
+        name: float(
+            np.linalg.norm(
+                np.asarray(transform.TransformPoint([float(v) for v in landmarks_ct[name]])) - landmarks_mr[name]
+            )
+        )
+        for name in names
+    }
+    values = np.array(list(distances.values()))
+    return {
+        "mean": round(float(values.mean()), 4),
+        "sd": round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 4),
+        "max": round(float(values.max()), 4),
+        "per_landmark": {k: round(v, 4) for k, v in distances.items()},
+    }
+
+
+def write_outputs(
+    result: RegistrationResult,
+    out_dir: Path | str,
+    qc_png: Path | str | None = None,
+    ct: sitk.Image | None = None,
+    title: str = "",
+) -> None:
+    out_dir = Path(out_dir)
+    write_image(result.mr_in_ct, out_dir / "mr_in_ct.nrrd")
+    write_image(result.fov_mask, out_dir / "fov_mask.nrrd")
+    if qc_png is not None and ct is not None:
+        from .qc import registration_qc
+
+        registration_qc(ct, result.mr_in_ct, result.fov_mask, qc_png, title=title, report=result.report)
+    tmp = out_dir / "registration.json.tmp"
+    tmp.write_text(json.dumps(result.report, indent=2) + "\n")
+    tmp.replace(out_dir / "registration.json")

@@ -1,0 +1,38 @@
+import json
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from hanseg.landmarks import read_landmarks
+from hanseg.registration import register, write_outputs
+from hanseg.rulelog import run
+
+
+def main(snakemake):
+    case = snakemake.wildcards.case
+    record = json.loads(Path(snakemake.input.record).read_text())
+    ct = sitk.ReadImage(snakemake.input.ct)
+    mr = sitk.ReadImage(str(Path(record["folder"]) / record["mr_file"]))
+    landmarks = {}
+    if "landmarks" in snakemake.input.keys():
+        folder = Path(snakemake.input.landmarks) / case
+        if (folder / "landmarks_ct.csv").is_file() and (folder / "landmarks_mr.csv").is_file():
+            landmarks = {
+                "landmarks_ct": read_landmarks(folder / "landmarks_ct.csv"),
+                "landmarks_mr": read_landmarks(folder / "landmarks_mr.csv"),
+            }
+    out_dir = Path(snakemake.output.mr).parent
+    result = register(
+        ct,
+        mr,
+        list(snakemake.input.parameter_files),
+        out_dir,
+        threads=snakemake.threads,
+        initialisation=snakemake.params.initialisation,
+        case=case,
+        **landmarks,
+    )
+    write_outputs(result, out_dir, snakemake.output.qc, ct, title=case)
+
+
+run(snakemake, main)  # noqa: F821
