@@ -15,9 +15,14 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocessing.smk"
 include: "workflow/rules/registration.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/nnunet.smk"
+include: "workflow/rules/evaluation.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        prediction_targets,
+        f"{RESULTS}/evaluation/table2.md",

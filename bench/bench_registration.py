@@ -32,6 +32,8 @@ def _default_parameter_files(folder: Path) -> list[Path]:
     """elastix's own default rigid and B-spline maps (the 'elastix defaults' column)."""
     import itk
 
+    from hanseg.registration import write_parameter_map
+
     parameters = itk.ParameterObject.New()
     files = []
     for name, parameter_map in (
@@ -39,7 +41,7 @@ def _default_parameter_files(folder: Path) -> list[Path]:
         ("default_bspline.txt", parameters.GetDefaultParameterMap("bspline")),
     ):
         parameter_map["WriteResultImage"] = ["false"]
-        parameters.WriteParameterFile(parameter_map, str(folder / name))
+        write_parameter_map(dict(parameter_map), folder / name)
         files.append(folder / name)
     return files
 

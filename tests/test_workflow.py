@@ -55,6 +55,25 @@ def test_phantom_run_then_nothing_to_redo(workdir):
         mr = sitk.ReadImage(str(results / f"cases/{case}/resampled/mr.nrrd"))
         assert ct.GetSize() == mr.GetSize() == labels.GetSize() and ct.GetOrigin() == mr.GetOrigin()
         assert (workdir / f"benchmarks/register_mr/{case}.tsv").is_file()
+    # nnU-Net: predictions for exactly the split's test cases, on the resampled CT grid, with official ids
+    split = pd.read_csv(results / "split/split.tsv", sep="\t")
+    test_cases = sorted(split.loc[split.role == "test", "case"])
+    assert len(test_cases) == 1 and len(split) == 3
+    assert sorted(p.stem for p in (results / "predictions").glob("*.nrrd")) == test_cases
+    for case in test_cases:
+        prediction = sitk.ReadImage(str(results / f"predictions/{case}.nrrd"))
+        ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
+        assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()
+        assert prediction.GetSpacing() == ct.GetSpacing() and prediction.GetDirection() == ct.GetDirection()
+        assert sitk.GetArrayViewFromImage(prediction).max() <= 30
+    checkpoint = next((results / "nnunet/results").rglob("fold_all/checkpoint_final.pth"))
+    training = json.loads((checkpoint.parent / "hanseg_training.json").read_text())
+    assert training["trainer"] == "HanSegTrainer" and 2 not in training["inference_allowed_mirroring_axes"]
+    # evaluation and Table 2
+    per_case = pd.read_csv(results / "evaluation/per_case.tsv", sep="\t")
+    assert sorted(per_case.case.unique()) == test_cases and len(per_case) == 30 * len(test_cases)
+    table = (results / "evaluation/table2.md").read_text()
+    assert "| Parotid | Parotid glands (both) |" in table and "±" in table
     again = _snakemake(workdir, "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 

@@ -100,6 +100,7 @@ def all_targets():
         f"{RESULTS}/inventory/organs.tsv",
         *expand(f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd", case=CASES),
         *expand(f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd", case=CASES),
+        SPLIT_TSV,
     ]
 
 
@@ -137,3 +138,81 @@ def registration_inputs(wildcards):
 
 def registration_dir(wildcards):
     return f"{RESULTS}/cases/{wildcards.case}/registration"
+
+
+# ---- split and nnU-Net -------------------------------------------------------------------------------------------
+NNUNET = config["nnunet"]
+NNUNET_ROOT = f"{RESULTS}/nnunet"
+NNUNET_DATASET = f"Dataset{NNUNET['dataset_id']:03d}_{NNUNET['dataset_name']}"
+NNUNET_MODEL = f"{NNUNET_ROOT}/results/{NNUNET_DATASET}/HanSegTrainer__nnUNetPlans__{NNUNET['configuration']}"
+SPLIT_TSV = f"{RESULTS}/split/split.tsv"
+
+
+def training_folds():
+    if config["split"]["method"] == "cv":
+        return [str(k) for k in range(config["split"]["folds"])]
+    return ["all"]
+
+
+def read_split_table():
+    import pandas as pd
+
+    return pd.read_csv(checkpoints.split.get().output.split, sep="\t")
+
+
+def test_cases():
+    """Cases to predict and evaluate: the holdout's test part, or every case under cv (known after the split)."""
+    table = read_split_table()
+    return sorted(table.loc[table["role"] == "test", "case"])
+
+
+def fold_of(case):
+    if config["split"]["method"] != "cv":
+        return "all"
+    table = read_split_table()
+    return str(int(table.loc[table["case"] == case, "fold"].iloc[0]))
+
+
+def checkpoint_of(fold):
+    return f"{NNUNET_MODEL}/fold_{fold}/checkpoint_final.pth"
+
+
+def prediction_inputs(wildcards):
+    case = wildcards.case
+    return {
+        "ct": f"{RESULTS}/cases/{case}/resampled/ct.nrrd",
+        "mr": f"{RESULTS}/cases/{case}/resampled/mr.nrrd",
+        "checkpoint": checkpoint_of(fold_of(case)),
+    }
+
+
+def prediction_targets(wildcards):
+    return expand(f"{RESULTS}/predictions/{{case}}.nrrd", case=test_cases())
+
+
+def train_resources():
+    resources = {"mem_mb": 32000, "runtime": NNUNET["train_runtime_min"]}
+    if NNUNET["device"] == "cuda":
+        resources["gpu"] = 1
+    return resources
+
+
+def evaluation_inputs(wildcards):
+    case = wildcards.case
+    inputs = {"prediction": f"{RESULTS}/predictions/{case}.nrrd"}
+    if config["evaluation"]["space"] == "resampled":
+        inputs["reference"] = f"{RESULTS}/cases/{case}/resampled/organs"
+        fov = f"{RESULTS}/cases/{case}/resampled/fov_mask.nrrd"
+    else:
+        inputs["record"] = case_record(wildcards)
+        fov = f"{RESULTS}/cases/{case}/registration/fov_mask.nrrd"
+    if config["evaluation"]["crop_to_mr_fov"]:
+        inputs["fov"] = fov
+    return inputs
+
+
+def evaluation_targets(wildcards):
+    return expand(f"{RESULTS}/evaluation/cases/{{case}}.tsv", case=test_cases())
+
+
+TABLE2 = [f"{RESULTS}/evaluation/table2.{ext}" for ext in ("csv", "md", "tex")]

@@ -4,6 +4,8 @@
 localrules:
     download_archive,
     inventory,
+    split,
+    aggregate,
 
 
 rule download_archive:

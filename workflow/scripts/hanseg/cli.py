@@ -126,6 +126,32 @@ def cmd_resample(args: argparse.Namespace) -> None:
     print(f"{args.out_dir}: {summary['size']} voxels, {len(summary['organ_voxels'])} organs")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_files, write_case_table
+
+    rows = evaluate_files(
+        args.ref,
+        args.pred,
+        args.fov_mask,
+        case=args.case,
+        min_fov_fraction=args.min_fov_fraction,
+        percentile=args.percentile,
+        resample_prediction=args.resample_prediction,
+    )
+    write_case_table(rows, args.out)
+    scored = [r for r in rows if r["evaluated"]]
+    mean_dc = sum(r["dc"] for r in scored) / len(scored) if scored else float("nan")
+    print(f"{args.out}: {len(scored)} of {len(rows)} organs evaluated, mean DC {mean_dc:.3f}")
+
+
+def cmd_table2(args: argparse.Namespace) -> None:
+    from .evaluation import read_case_tables
+    from .tables import table2, write_table2
+
+    paths = write_table2(table2(read_case_tables(args.per_case)), args.out_dir)
+    print(paths["table2.md"])
+
+
 def _read(path: Path):
     import SimpleITK as sitk
 
@@ -213,6 +239,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-crop", action="store_true", help="crop to the body plus 10 mm")
     p.add_argument("--case", help="case id for messages")
     p.set_defaults(func=cmd_resample)
+
+    p = sub.add_parser("evaluate", help="Dice and HD95 per organ of one case, inside the MR field of view")
+    p.add_argument("--ref", type=Path, required=True, help="folder of per-organ masks, or a label map (official ids)")
+    p.add_argument("--pred", type=Path, required=True, help="label map with the official ids, or a folder of masks")
+    p.add_argument("--fov-mask", type=Path, help="the MR's field of view on the reference grid")
+    p.add_argument("--case", help="case id for the table (default: guessed from the paths)")
+    p.add_argument("--out", type=Path, required=True, help="per-case TSV to write")
+    p.add_argument(
+        "--min-fov-fraction",
+        type=float,
+        default=0.2,
+        help="evaluate organs with more than this fraction of their volume in the FoV (default 0.2)",
+    )
+    p.add_argument("--percentile", type=float, default=95.0, help="Hausdorff percentile (default 95)")
+    p.add_argument(
+        "--resample-prediction",
+        action="store_true",
+        help="bring the prediction onto the reference grid (nearest neighbour) instead of failing",
+    )
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("table2", help="the paper's Table 2 (csv, md, tex) and the comparison with its numbers")
+    p.add_argument("per_case", type=Path, nargs="+", help="per-case TSVs (hanseg evaluate's, or per_case.tsv)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.set_defaults(func=cmd_table2)
     return parser
 
 

@@ -200,7 +200,7 @@ def _elastix_translation_file(path: Path, offset: np.ndarray, ct: sitk.Image) ->
     )
 
 
-def _write_parameter_map(parameter_map: dict, path: Path) -> None:
+def write_parameter_map(parameter_map: dict, path: Path) -> None:
     """elastix's text format: `(Key value ...)`, strings quoted, numbers bare."""
 
     def token(value: str) -> str:
@@ -374,7 +374,7 @@ def _register(
         parameter_map["InitialTransformParameterFileName"] = [previous]
         result_parameters.SetParameterMap(i, parameter_map)
         path = work_dir / f"TransformParameters.{i}.txt"
-        _write_parameter_map(dict(parameter_map), path)
+        write_parameter_map(dict(parameter_map), path)
         transform_files.append(path)
         previous = path.name
 
@@ -448,7 +448,9 @@ def write_outputs(
     title: str = "",
 ) -> None:
     out_dir = Path(out_dir)
-    write_image(result.mr_in_ct, out_dir / "mr_in_ct.nrrd")
+    # MR magnitudes are integers in the source files; rounding the resampled values halves the file size.
+    mr = sitk.Cast(sitk.Round(sitk.Clamp(result.mr_in_ct, sitk.sitkFloat32, 0.0, 32767.0)), sitk.sitkInt16)
+    write_image(mr, out_dir / "mr_in_ct.nrrd")
     write_image(result.fov_mask, out_dir / "fov_mask.nrrd")
     if qc_png is not None and ct is not None:
         from .qc import registration_qc

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import csv
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hanseg
+from hanseg.evaluation import COLUMNS, write_case_table
+from hanseg.tables import TABLE2_COLUMNS, VS_PAPER_COLUMNS, aggregate, paper_table2, table2, write_table2
+
+INF = math.inf
+NAN = math.nan
+
+# (case, organ, dc, hd95_mm, evaluated, reason): two sides of the parotid with one empty prediction (inf), organs
+# left out by the FoV rule or absent, a single evaluated brainstem (no SD) and a cochlea never evaluated.
+HAND = [
+    ("case_01", "Parotid_L", 0.80, 3.0, True, ""),
+    ("case_02", "Parotid_L", 0.90, 5.0, True, ""),
+    ("case_03", "Parotid_L", 0.0, INF, True, "empty prediction"),
+    ("case_04", "Parotid_L", NAN, NAN, False, "outside field of view (12.0 % kept)"),
+    ("case_01", "Parotid_R", 0.85, 4.0, True, ""),
+    ("case_02", "Parotid_R", NAN, NAN, False, "no reference"),
+    ("case_03", "Parotid_R", 0.70, 6.5, True, ""),
+    ("case_04", "Parotid_R", 0.88, 2.5, True, ""),
+    ("case_01", "Brainstem", 0.91, 2.0, True, ""),
+    ("case_02", "Brainstem", NAN, NAN, False, "outside field of view (0.0 % kept)"),
+    ("case_01", "Cochlea_L", NAN, NAN, False, "no reference"),
+    ("case_01", "A_Carotid_L", 0.80, 1.0, True, ""),
+    ("case_02", "A_Carotid_L", 0.82, 1.2, True, ""),
+]
+
+
+def _per_case(rows=HAND) -> pd.DataFrame:
+    records = [
+        {
+            "case": case,
+            "organ": organ,
+            "dc": dc,
+            "hd95_mm": hd,
+            "ref_voxels": 100,
+            "pred_voxels": 0 if hd == INF else 90,
+            "fov_fraction": 1.0,
+            "evaluated": evaluated,
+            "reason": reason,
+        }
+        for case, organ, dc, hd, evaluated, reason in rows
+    ]
+    return pd.DataFrame(records, columns=list(COLUMNS))
+
+
+def _expected(*organs: str) -> dict:
+    """N, means, sample SDs and the inf count, computed with the standard library."""
+    chosen = [row for row in HAND if row[1] in organs and row[4]]
+    dc = [100 * row[2] for row in chosen]
+    hd = [row[3] for row in chosen if row[3] != INF]
+    return {
+        "n": len(chosen),
+        "dc_mean_pct": statistics.mean(dc) if dc else NAN,
+        "dc_sd_pct": statistics.stdev(dc) if len(dc) > 1 else NAN,
+        "hd95_mean_mm": statistics.mean(hd) if hd else NAN,
+        "hd95_sd_mm": statistics.stdev(hd) if len(hd) > 1 else NAN,
+        "hd95_infinite": sum(row[3] == INF for row in chosen),
+    }
+
+
+def _paper_rows() -> list[dict]:
+    with open(Path(hanseg.__file__).parent / "data/paper_table2.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_paper_table_ships_with_the_package():
+    paper = paper_table2()
+    assert len(paper) == 38 and list(paper["label"]) == [row["label"] for row in _paper_rows()]
+    parotid = paper.set_index("label").loc["Parotid"]
+    assert parotid["pooled_from"] == "Parotid_L;Parotid_R" and parotid["n"] == 28 and parotid["dc_mean_pct"] == 86.3
+
+
+def test_table2_statistics_pooled_rows_and_infinite_hd95():
+    table = table2(_per_case())
+    assert list(table.columns) == list(TABLE2_COLUMNS)
+    assert list(table["label"]) == [row["label"] for row in _paper_rows()]  # the paper's row order
+    indexed = table.set_index("label")
+    cases = {
+        "Parotid_L": ("Parotid_L",),
+        "Parotid_R": ("Parotid_R",),
+        "Parotid": ("Parotid_L", "Parotid_R"),
+        "Brainstem": ("Brainstem",),
+        "Cochlea_L": ("Cochlea_L",),
+        "Cochlea": ("Cochlea_L", "Cochlea_R"),
+        "A_Carotid": ("A_Carotid_L", "A_Carotid_R"),
+        "Lips": ("Lips",),
+    }
+    for label, organs in cases.items():
+        expected = _expected(*organs)
+        for column, value in expected.items():
+            got = indexed.loc[label, column]
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got), (label, column)
+            else:
+                assert got == pytest.approx(value, rel=1e-12), (label, column)
+    # Spelled out for the pooled parotid row: 6 evaluated rows, the empty prediction's Dice 0 counted in the DC
+    # mean, its infinite HD95 left out of the HD95 mean and counted.
+    assert indexed.loc["Parotid", "n"] == 6 and indexed.loc["Parotid", "hd95_infinite"] == 1
+    assert indexed.loc["Parotid", "dc_mean_pct"] == pytest.approx((80 + 90 + 0 + 85 + 70 + 88) / 6)
+    assert indexed.loc["Parotid", "hd95_mean_mm"] == pytest.approx((3 + 5 + 4 + 6.5 + 2.5) / 5)
+    assert indexed.loc["Parotid_L", "hd95_sd_mm"] == pytest.approx(math.sqrt(2))  # ddof=1 of (3, 5)
+    assert indexed.loc["Brainstem", "n"] == 1 and math.isnan(indexed.loc["Brainstem", "dc_sd_pct"])
+
+
+def test_table2_rejects_duplicates_and_broken_rows():
+    doubled = _per_case([*HAND, HAND[0]])
+    with pytest.raises(ValueError, match="more than once"):
+        table2(doubled)
+    with pytest.raises(ValueError, match="no score"):
+        table2(_per_case([("case_01", "Lips", NAN, NAN, True, "")]))
+
+
+def test_written_tables(tmp_path):
+    table = table2(_per_case())
+    paths = write_table2(table, tmp_path / "evaluation")
+    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(
+        ["table2.csv", "table2.md", "table2.tex", "table2_vs_paper.csv"]
+    )
+    assert paths["table2.md"] == tmp_path / "evaluation/table2.md"
+
+    csv_back = pd.read_csv(paths["table2.csv"])
+    assert list(csv_back.columns) == list(TABLE2_COLUMNS) and len(csv_back) == 38
+    assert csv_back.set_index("label").loc["Parotid", "dc_mean_pct"] == pytest.approx(413 / 6)
+
+    md = paths["table2.md"].read_text()
+    assert md.startswith("| OAR | Name | N | DC (%) | HD95 (mm) |")
+    assert "| Parotid_L | Parotid gland (left) | 3 | 56.7 ± 49.3 | 4.0 ± 1.4 (+1 ∞) |" in md
+    assert "| Brainstem | Brainstem | 1 | 91.0 ± – | 2.0 ± – |" in md
+    assert "| Lips | Lips | 0 | – | – |" in md
+    assert "left out of the HD95 mean and SD" in md and "included in the DC mean" in md  # the footnote
+
+    tex = paths["table2.tex"].read_text()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "\\begin{tabular}" in tex
+    assert "Parotid\\_L & Parotid gland (left) & 3 & 56.7 $\\pm$ 49.3 & 4.0 $\\pm$ 1.4 (+1 $\\infty$) \\\\" in tex
+    assert re.search(r"(?<!\\)_", tex) is None  # every underscore escaped
+    assert "±" not in tex and "∞" not in tex and "left out of the HD95 mean" in tex and "N $<$ 2" in tex
+
+    vs = pd.read_csv(paths["table2_vs_paper.csv"])
+    assert list(vs.columns) == list(VS_PAPER_COLUMNS)
+    paper = paper_table2().set_index("label")
+    row = vs.set_index("label").loc["Parotid"]
+    assert row["n"] == 6 and row["n_paper"] == 28
+    assert row["dc_diff"] == pytest.approx(413 / 6 - paper.loc["Parotid", "dc_mean_pct"], abs=5e-4)
+    assert row["hd95_diff"] == pytest.approx(21 / 5 - paper.loc["Parotid", "hd95_mean_mm"], abs=5e-4)
+    assert math.isnan(vs.set_index("label").loc["Lips", "dc_diff"])
+
+
+def test_aggregate_concatenates_sorted_case_tables(tmp_path):
+    frame = _per_case()
+    paths = []
+    for case in ("case_04", "case_10", "case_01", "case_02", "case_03"):  # not in order: output is sorted
+        path = tmp_path / f"cases/{case}.tsv"
+        write_case_table(frame[frame["case"] == case].to_dict("records"), path)
+        paths.append(path)
+    out = tmp_path / "per_case.tsv"
+    result = aggregate(paths, out)
+    back = pd.read_csv(out, sep="\t", dtype={"case": str})
+    assert len(back) == len(HAND) and list(back.columns) == list(COLUMNS)
+    assert list(back["case"]) == sorted(back["case"])
+    first = back[back["case"] == "case_01"]["organ"].tolist()
+    assert first == ["A_Carotid_L", "Brainstem", "Cochlea_L", "Parotid_L", "Parotid_R"]  # official id order
+    pd.testing.assert_frame_equal(table2(result), table2(frame))
+    with pytest.raises(ValueError, match="also in"):
+        aggregate([paths[0], paths[0]], tmp_path / "twice.tsv")

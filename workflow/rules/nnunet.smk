@@ -1,0 +1,94 @@
+# nnU-Net v2: raw dataset -> planning and preprocessing -> training per fold (GPU, resumable) -> prediction per case.
+
+
+rule nnunet_dataset:
+    input:
+        split=SPLIT_TSV,
+        ct=expand(f"{RESULTS}/cases/{{case}}/resampled/ct.nrrd", case=CASES),
+        mr=expand(f"{RESULTS}/cases/{{case}}/resampled/mr.nrrd", case=CASES),
+        labels=expand(f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd", case=CASES),
+    output:
+        dataset_json=f"{NNUNET_ROOT}/raw/{NNUNET_DATASET}/dataset.json",
+    log:
+        "logs/nnunet_dataset.log",
+    conda:
+        "../envs/nnunet.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        channels=NNUNET["channels"],
+        method=config["split"]["method"],
+    script:
+        "../scripts/nnunet_dataset.py"
+
+
+rule nnunet_plan_preprocess:
+    input:
+        dataset_json=f"{NNUNET_ROOT}/raw/{NNUNET_DATASET}/dataset.json",
+        split=SPLIT_TSV,
+    output:
+        # Files, not directory(): Snakemake's marker file inside the folder would break nnU-Net's loader.
+        plans=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/nnUNetPlans.json",
+        fingerprint=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/dataset_fingerprint.json",
+    log:
+        "logs/nnunet_plan_preprocess.log",
+    benchmark:
+        "benchmarks/nnunet_plan_preprocess.tsv"
+    conda:
+        "../envs/nnunet.yaml"
+    threads: 8
+    resources:
+        mem_mb=lambda wildcards, attempt: 16000 * attempt,
+        runtime=240,
+    params:
+        nnunet=NNUNET,
+        method=config["split"]["method"],
+    script:
+        "../scripts/nnunet_plan_preprocess.py"
+
+
+rule nnunet_train:
+    # Inputs stay minimal so that edits elsewhere (figures, evaluation) never retrain a model.
+    input:
+        plans=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/nnUNetPlans.json",
+    output:
+        # Only the final checkpoint is declared: Snakemake deletes declared outputs before a job starts, and the
+        # retry after a time limit must find nnU-Net's checkpoint_latest.pth to resume from.
+        checkpoint=f"{NNUNET_MODEL}/fold_{{fold}}/checkpoint_final.pth",
+    log:
+        "logs/nnunet_train/fold_{fold}.log",
+    benchmark:
+        "benchmarks/nnunet_train/fold_{fold}.tsv"
+    conda:
+        "../envs/nnunet.yaml"
+    threads: 8
+    resources:
+        **train_resources(),
+    params:
+        nnunet=NNUNET,
+    script:
+        "../scripts/nnunet_train.py"
+
+
+rule nnunet_predict:
+    input:
+        unpack(prediction_inputs),
+    output:
+        prediction=f"{RESULTS}/predictions/{{case}}.nrrd",
+    log:
+        "logs/nnunet_predict/{case}.log",
+    benchmark:
+        "benchmarks/nnunet_predict/{case}.tsv"
+    conda:
+        "../envs/nnunet.yaml"
+    threads: 4
+    resources:
+        mem_mb=lambda wildcards, attempt: 16000 * attempt,
+        runtime=60,
+    params:
+        channels=NNUNET["channels"],
+        device=NNUNET["device"],
+    script:
+        "../scripts/nnunet_predict.py"

@@ -1,0 +1,21 @@
+# Which cases train and which test (a checkpoint: the prediction targets are known once it has run).
+
+
+checkpoint split:
+    input:
+        cases=f"{RESULTS}/inventory/cases.tsv",
+    output:
+        split=report(
+            SPLIT_TSV,
+            caption="../report/split.rst",
+            category="Data",
+            labels={"table": "split"},
+        ),
+    log:
+        "logs/split.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        split=config["split"],
+    script:
+        "../scripts/split.py"

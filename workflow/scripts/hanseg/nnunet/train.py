@@ -1,0 +1,109 @@
+"""Training one fold with HanSegTrainer: fail fast without CUDA, resume from the latest checkpoint, record the run.
+
+A SLURM time limit kills long trainings. The job's declared output is only `checkpoint_final.pth`, so Snakemake
+never deletes nnU-Net's `checkpoint_latest.pth`; the retry finds it and continues from its epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from . import dataset_folder_name, model_folder, set_roots
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(requested: str):
+    """torch.device for the request; a GPU request without CUDA fails at once, saying why."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "nnunet.device is 'cuda' but torch.cuda.is_available() is False "
+            f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}, "
+            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}). "
+            "Either the job got no GPU, or the environment holds a CPU-only PyTorch: create the conda env with "
+            "CONDA_OVERRIDE_CUDA set (see the README's HPC section), or set nnunet.device: cpu."
+        )
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("nnunet.device is 'mps' but this PyTorch has no MPS support")
+    return torch.device(requested)
+
+
+def train_fold(
+    nnunet_root: Path | str,
+    dataset_id: int,
+    dataset_name: str,
+    configuration: str,
+    fold: str | int,
+    *,
+    device: str = "cuda",
+    threads: int = 1,
+    epochs: int = 1000,
+    iterations_per_epoch: int = 250,
+    val_iterations_per_epoch: int = 50,
+    save_every: int = 50,
+    final_validation: bool = False,
+) -> Path:
+    """Train (or resume) one fold; return checkpoint_final.pth."""
+    torch_device = resolve_device(device)  # before anything slow
+    set_roots(nnunet_root)
+    # nnU-Net ignores the job's allocation otherwise: augmentation workers and CPU threads follow `threads`.
+    os.environ["nnUNet_n_proc_DA"] = str(max(threads - 1, 0) if torch_device.type != "cpu" else max(threads - 1, 1))
+    os.environ["nnUNet_def_n_proc"] = str(threads)
+    os.environ.update(
+        {
+            "HANSEG_NUM_EPOCHS": str(epochs),
+            "HANSEG_ITERATIONS_PER_EPOCH": str(iterations_per_epoch),
+            "HANSEG_VAL_ITERATIONS_PER_EPOCH": str(val_iterations_per_epoch),
+            "HANSEG_SAVE_EVERY": str(save_every),
+        }
+    )
+    import torch
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    from .trainer import HanSegTrainer
+
+    if torch_device.type == "cpu":
+        torch.set_num_threads(max(threads, 1))
+    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / dataset_folder_name(dataset_id, dataset_name)
+    plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+    dataset_json = load_json(str(preprocessed / "dataset.json"))
+    fold_value = fold if fold == "all" else int(fold)
+    latest = (
+        model_folder(nnunet_root, dataset_id, dataset_name, configuration) / f"fold_{fold}" / "checkpoint_latest.pth"
+    )
+    plans["continue_training"] = latest.is_file()  # nnU-Net's logger appends to the earlier run's log then
+    trainer = HanSegTrainer(plans, configuration, fold_value, dataset_json, torch_device)
+    output = Path(trainer.output_folder)
+    if output.resolve() != latest.parent.resolve():
+        raise RuntimeError(f"nnU-Net's output folder {output} is not the expected {latest.parent}")
+    resumed_from = None
+    if latest.is_file():
+        trainer.load_checkpoint(str(latest))
+        resumed_from = trainer.current_epoch
+        log.info("resuming fold %s from %s at epoch %d", fold, latest, resumed_from)
+    started = time.perf_counter()
+    trainer.run_training()
+    if final_validation:
+        trainer.perform_actual_validation(False)
+    final = output / "checkpoint_final.pth"
+    record = {
+        "trainer": type(trainer).__name__,
+        "configuration": configuration,
+        "fold": str(fold),
+        "device": str(torch_device),
+        "epochs": epochs,
+        "iterations_per_epoch": iterations_per_epoch,
+        "val_iterations_per_epoch": val_iterations_per_epoch,
+        "checkpoint_every": save_every,
+        "resumed_from_epoch": resumed_from,
+        "inference_allowed_mirroring_axes": list(trainer.inference_allowed_mirroring_axes or ()),
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+    }
+    (output / "hanseg_training.json").write_text(json.dumps(record, indent=1) + "\n")
+    return final

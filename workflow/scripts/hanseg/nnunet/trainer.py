@@ -1,0 +1,79 @@
+"""HanSegTrainer: nnU-Net's default trainer with the paper's one change, and a budget set from the workflow.
+
+- Mirroring across the sagittal plane (left-right) is disabled in training augmentation and at inference: left and
+  right organs carry different labels, and a mirrored parotid would be labelled as the other side. The left-right
+  axis is found from the plans' `transpose_forward` (the image's x axis, numpy axis 2, wherever nnU-Net moved it),
+  not hard-coded. Checkpoints record the trainer's name and the allowed mirroring axes.
+- Epochs, iterations per epoch and the checkpoint interval come from the environment (HANSEG_NUM_EPOCHS,
+  HANSEG_ITERATIONS_PER_EPOCH, HANSEG_VAL_ITERATIONS_PER_EPOCH, HANSEG_SAVE_EVERY), because nnU-Net constructs
+  trainers with a fixed signature. Defaults: nnU-Net's 1000 x 250, checkpoint every 50 epochs.
+- For anisotropic patches nnU-Net rotates in-plane by up to +-180 degrees ("dummy 2D" augmentation). A 180-degree
+  rotation about the slice axis combined with the (allowed) anterior-posterior mirror equals a left-right mirror, so
+  disabling the left-right axis alone would not keep left organs on the left. The in-plane rotation is limited to
+  +-30 degrees, the range nnU-Net itself uses for isotropic 3D patches; nothing else of nnU-Net's augmentation changes.
+- Checkpoints are written under a temporary name and renamed, so a job killed by a time limit while saving never
+  leaves a truncated checkpoint_latest.pth to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+#: numpy axis of left-right in an axial LPS image read by SimpleITK ([z, y, x]): x.
+LEFT_RIGHT_IMAGE_AXIS = 2
+#: In-plane rotation limit for anisotropic ("dummy 2D") augmentation, radians.
+MAX_IN_PLANE_ROTATION = math.radians(30.0)
+#: nnU-Net's own default device (its trainers are constructed with this signature).
+DEFAULT_DEVICE = torch.device("cuda")
+
+
+def left_right_axis(transpose_forward: list[int] | tuple[int, ...]) -> int:
+    """The network's spatial axis that holds left-right after nnU-Net's transpose."""
+    return list(transpose_forward).index(LEFT_RIGHT_IMAGE_AXIS)
+
+
+def _int_from_env(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class HanSegTrainer(nnUNetTrainer):
+    def __init__(
+        self,
+        plans: dict,
+        configuration: str,
+        fold: int,
+        dataset_json: dict,
+        device: torch.device = DEFAULT_DEVICE,
+    ):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.num_epochs = _int_from_env("HANSEG_NUM_EPOCHS", self.num_epochs)
+        self.num_iterations_per_epoch = _int_from_env("HANSEG_ITERATIONS_PER_EPOCH", self.num_iterations_per_epoch)
+        self.num_val_iterations_per_epoch = _int_from_env(
+            "HANSEG_VAL_ITERATIONS_PER_EPOCH", self.num_val_iterations_per_epoch
+        )
+        self.save_every = _int_from_env("HANSEG_SAVE_EVERY", self.save_every)
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
+        rotation, dummy_2d, initial_patch_size, mirror_axes = (
+            super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        )
+        if dummy_2d:
+            rotation = (-MAX_IN_PLANE_ROTATION, MAX_IN_PLANE_ROTATION)
+        excluded = left_right_axis(self.plans_manager.transpose_forward)
+        mirror_axes = tuple(axis for axis in (mirror_axes or ()) if axis != excluded)
+        self.inference_allowed_mirroring_axes = mirror_axes
+        self.print_to_log_file(
+            f"HanSegTrainer: left-right is network axis {excluded}; mirroring axes {mirror_axes}; rotation {rotation}"
+        )
+        return rotation, dummy_2d, initial_patch_size, mirror_axes
+
+    def save_checkpoint(self, filename: str) -> None:
+        temporary = f"{filename}.partial"
+        super().save_checkpoint(temporary)
+        if os.path.exists(temporary):
+            os.replace(temporary, filename)

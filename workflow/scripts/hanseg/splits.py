@@ -1,0 +1,117 @@
+"""Train/test splits of Set 1, stratified like the paper's (age and gender), written to split.tsv.
+
+The paper split its 56 cases 75/25 "by maintaining the distribution of patient age and gender" (and annotation
+type, which the public data do not record). Set 2 is private, so `holdout` applies the same procedure inside Set 1,
+and `cv` gives every case a prediction by a model that did not see it (nnU-Net's k folds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Age groups for stratification (years): the paper's cohort spans 34-79.
+AGE_BINS = (50, 60, 70)
+
+
+def age_group(age: float | None) -> str:
+    if age is None or (isinstance(age, float) and math.isnan(age)):
+        return "unknown"
+    edges = (0, *AGE_BINS, 200)
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        if low <= age < high:
+            return f"{low}-{high - 1}" if high < 200 else f">={low}"
+    return "unknown"
+
+
+def _strata(cases: pd.DataFrame, stratify: list[str]) -> pd.Series:
+    parts = []
+    if "age" in stratify:
+        parts.append(cases["age"].map(age_group))
+    if "gender" in stratify:
+        parts.append(cases["gender"].fillna("unknown").astype(str))
+    if not parts:
+        return pd.Series("all", index=cases.index)
+    stratum = parts[0]
+    for part in parts[1:]:
+        stratum = stratum + "/" + part
+    return stratum
+
+
+def make_split(
+    cases: pd.DataFrame,
+    method: str,
+    *,
+    test_fraction: float = 0.25,
+    folds: int = 5,
+    seed: int = 0,
+    stratify: tuple[str, ...] | list[str] = ("age", "gender"),
+) -> pd.DataFrame:
+    """Rows: case, role (train/test), fold (cv: 0..k-1; holdout: -1), age, gender, stratum.
+
+    `cases` needs columns case, age, gender. Deterministic for a given seed and case list.
+    """
+    table = cases[["case", "age", "gender"]].copy().sort_values("case").reset_index(drop=True)
+    table["stratum"] = _strata(table, list(stratify))
+    rng = np.random.default_rng(seed)
+    table["_key"] = rng.random(len(table))
+    table = table.sort_values(["stratum", "_key"]).reset_index(drop=True)
+    if method == "holdout":
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"split.test_fraction must be in (0, 1), got {test_fraction}")
+        n_test = max(1, int(len(table) * test_fraction + 0.5))  # half up: 42 cases -> 11 (the paper's 25 %)
+        if n_test >= len(table):
+            raise ValueError(f"{len(table)} cases are too few for a holdout split with {n_test} test cases")
+        # Largest-remainder allocation of the test cases over the strata keeps their proportions.
+        sizes = table.groupby("stratum", sort=True).size()
+        quotas = sizes * n_test / len(table)
+        allocated = np.floor(quotas).astype(int)
+        remainder = (quotas - allocated).sort_values(ascending=False, kind="stable")
+        for stratum in remainder.index[: n_test - allocated.sum()]:
+            allocated[stratum] += 1
+        table["role"] = "train"
+        for stratum, count in allocated.items():
+            members = table.index[table["stratum"] == stratum][:count]
+            table.loc[members, "role"] = "test"
+        table["fold"] = -1
+    elif method == "cv":
+        if not 2 <= folds <= len(table):
+            raise ValueError(f"split.folds must be between 2 and the number of cases ({len(table)}), got {folds}")
+        # Dealing the cases out stratum after stratum balances every stratum across the folds.
+        table["fold"] = np.arange(len(table)) % folds
+        table["role"] = "test"  # every case is a test case of the fold that holds it out
+    else:
+        raise ValueError(f"split.method {method!r} is not supported here (holdout or cv)")
+    table = table.drop(columns="_key").sort_values("case").reset_index(drop=True)
+    return table[["case", "role", "fold", "age", "gender", "stratum"]]
+
+
+def write_split(table: pd.DataFrame, path: Path | str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, sep="\t", index=False)
+    tmp.replace(path)
+
+
+def read_split(path: Path | str) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def nnunet_folds(table: pd.DataFrame) -> list[dict[str, list[str]]]:
+    """nnU-Net's splits_final.json for a cv split: fold k validates on the cases of fold k."""
+    folds = sorted(int(f) for f in table["fold"].unique() if f >= 0)
+    return [
+        {
+            "train": sorted(table.loc[table["fold"] != k, "case"]),
+            "val": sorted(table.loc[table["fold"] == k, "case"]),
+        }
+        for k in folds
+    ]
+
+
+def write_nnunet_folds(table: pd.DataFrame, path: Path | str) -> None:
+    Path(path).write_text(json.dumps(nnunet_folds(table), indent=1) + "\n")
