@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from multiprocessing import get_context
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
@@ -77,7 +80,7 @@ def _register(root: str, case: str, parameter_files: list[str], work: str) -> tu
     return report, _peak_mb()
 
 
-def _resample(root: str, case: str, work: str) -> tuple[float, float]:
+def _resample(root: str, case: str, work: str, body_crop: bool = False) -> tuple[float, float, int]:
     import SimpleITK as sitk
 
     from hanseg import layout
@@ -88,14 +91,15 @@ def _resample(root: str, case: str, work: str) -> tuple[float, float]:
     organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
     ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
     started = time.perf_counter()
-    resample_case(
+    summary = resample_case(
         ct,
         sitk.ReadImage(str(Path(work) / "mr_in_ct.nrrd")),
         sitk.ReadImage(str(Path(work) / "fov_mask.nrrd")),
         organs,
-        Path(work) / "resampled",
+        Path(work) / ("resampled_body" if body_crop else "resampled"),
+        body_crop=body_crop,
     )
-    return time.perf_counter() - started, _peak_mb()
+    return time.perf_counter() - started, _peak_mb(), int(np.prod(summary["size"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shape", type=_shape, default=(512, 512, 150), help="CT matrix x,y,z (MR: 512x512x60)")
     parser.add_argument("--tmpdir", default=None)
+    parser.add_argument("--qc-out", type=Path, default=None, help="copy case_01's QC picture here")
     args = parser.parse_args(argv)
     context = get_context("spawn")  # a fresh process per job: its peak RSS is the job's own
     from hanseg.phantom import PhantomOptions, generate
@@ -123,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                 row[label] = report
                 if label == "project":
                     row["register_peak_mb"] = peak
-                    with context.Pool(1) as pool:
-                        row["resample_s"], row["resample_peak_mb"] = pool.apply(_resample, (str(root), case, str(work)))
+                    for crop in (False, True):
+                        with context.Pool(1) as pool:
+                            row[crop] = pool.apply(_resample, (str(root), case, str(work), crop))
+                    if args.qc_out and index == 1:
+                        shutil.copy(work / "qc.png", args.qc_out)
             rows.append(row)
             print(f"{case} done", file=sys.stderr, flush=True)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -27,3 +28,12 @@ def phantom_copy(phantom_root, tmp_path) -> Path:
     target = tmp_path / "HaN-Seg"
     shutil.copytree(phantom_root / "HaN-Seg", target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """nnU-Net is configured through environment variables; no test may leak them into the next one."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -57,6 +57,7 @@ def nnunet_root(tmp_path_factory) -> Path:
         resample_case(ct, mr, None, organs, out, spacing_xyz=ct.GetSpacing())
         cases[case] = {"CT": out / "ct.nrrd", "MR": out / "mr.nrrd", "labels": out / "labels.nrrd"}
     root = base / "nnunet"
+    saved = dict(os.environ)  # module-scoped: restore by hand what set_roots and the planner set
     roots = set_roots(root)
     write_raw_dataset(
         Path(roots["nnUNet_raw"]) / dataset_folder_name(DATASET_ID, DATASET_NAME),
@@ -67,6 +68,8 @@ def nnunet_root(tmp_path_factory) -> Path:
     from hanseg.nnunet.plan import plan_and_preprocess
 
     plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=1, gpu_memory_target_gb=1)
+    os.environ.clear()
+    os.environ.update(saved)
     return root
 
 
@@ -155,6 +158,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_predicts(nnunet_root, t
 
 def _left_right_order(trainer_class, nnunet_root, batches=12):
     """(pairs checked, pairs whose left organ ended up right of its partner) over sampled training batches."""
+    set_roots(nnunet_root)  # environment restored after the test by conftest
     os.environ.update({"HANSEG_NUM_EPOCHS": "1", "nnUNet_n_proc_DA": "0"})
     from batchgenerators.utilities.file_and_folder_operations import load_json
 

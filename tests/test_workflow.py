@@ -50,7 +50,7 @@ def test_phantom_run_then_nothing_to_redo(workdir):
         assert "tre_mm" in registration  # the phantom's truth landmarks are picked up automatically
         assert (results / f"cases/{case}/registration/qc.png").stat().st_size > 10_000
         labels = sitk.ReadImage(str(results / f"cases/{case}/resampled/labels.nrrd"))
-        assert labels.GetSpacing() == (0.5, 0.5, 2.0)
+        assert labels.GetSpacing() == (4.0, 4.0, 8.0)  # .test/config: preprocessing.target_spacing
         ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
         mr = sitk.ReadImage(str(results / f"cases/{case}/resampled/mr.nrrd"))
         assert ct.GetSize() == mr.GetSize() == labels.GetSize() and ct.GetOrigin() == mr.GetOrigin()

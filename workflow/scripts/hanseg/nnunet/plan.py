@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from . import PLANS_NAME, dataset_folder_name, set_roots
@@ -21,6 +22,9 @@ def plan_and_preprocess(
 ) -> Path:
     """Run the three steps; return the plans file."""
     set_roots(nnunet_root)
+    # The planner sets torch's thread count from nnU-Net's augmentation-worker setting: keep it at the job's size.
+    os.environ["nnUNet_n_proc_DA"] = str(max(processes, 1))
+    os.environ["nnUNet_def_n_proc"] = str(max(processes, 1))
     from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprints, plan_experiments, preprocess
 
     extract_fingerprints(
