@@ -1,0 +1,133 @@
+"""Benchmark nnU-Net on realistic-size phantoms: plans, preprocessing time and disk, CPU prediction time.
+
+Run on demand (not a test): ``python bench/bench_nnunet.py [--cases 3] [--shape 512x512x150]``.
+A 512 x 512 x 150 phantom CT (300 mm field of view) resampled to 0.5 x 0.5 x 2 mm gives about 600 x 600 x 155 voxels,
+the size of a cropped real case. The MR channel is placed with the phantom's rigid ground truth (no elastix here, to
+time nnU-Net alone). Prints the planned patch and batch size, preprocessing seconds and disk use per case, and the
+CPU seconds to predict one case with a model trained for one iteration (the time does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+from hanseg.cli import _shape  # noqa: E402
+
+DATASET_ID, DATASET_NAME, CONFIGURATION = 990, "HanSegBench", "3d_fullres"
+
+
+def _folder_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=3, help="cases; the last one is predicted (default 3)")
+    parser.add_argument("--shape", type=_shape, default=(512, 512, 150), help="phantom CT matrix x,y,z")
+    parser.add_argument("--spacing", type=float, nargs=3, default=[0.5, 0.5, 2.0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tmpdir", default=None)
+    args = parser.parse_args(argv)
+
+    import SimpleITK as sitk
+
+    from hanseg import layout
+    from hanseg.images import clip_intensity
+    from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
+    from hanseg.nnunet.dataset import write_raw_dataset
+    from hanseg.nnunet.plan import plan_and_preprocess
+    from hanseg.nnunet.predict import Predictor
+    from hanseg.nnunet.train import train_fold
+    from hanseg.phantom import PhantomOptions, generate
+    from hanseg.resampling import resample_case
+
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
+        base = Path(tmp)
+        generate(base / "phantom", PhantomOptions(cases=args.cases, seed=0, ct_shape=args.shape))
+        cases = {}
+        started = time.perf_counter()
+        for index in range(1, args.cases + 1):
+            case = layout.case_id(index)
+            folder = base / "phantom/HaN-Seg/set_1" / case
+            ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
+            truth = sitk.ReadTransform(str(base / "phantom/truth" / case / "mr_to_ct.tfm"))
+            rigid = sitk.Euler3DTransform(sitk.CompositeTransform(truth).GetNthTransform(0))
+            mr = sitk.Resample(
+                sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd")),
+                ct,
+                rigid.GetInverse(),
+                sitk.sitkLinear,
+                0.0,
+                sitk.sitkFloat32,
+            )
+            organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
+            out = base / "resampled" / case
+            summary = resample_case(ct, mr, None, organs, out, spacing_xyz=tuple(args.spacing))
+            cases[case] = {"CT": out / "ct.nrrd", "MR": out / "mr.nrrd", "labels": out / "labels.nrrd"}
+        resample_seconds = time.perf_counter() - started
+        test_case = layout.case_id(args.cases)
+        root = base / "nnunet"
+        roots = set_roots(root)
+        name = dataset_folder_name(DATASET_ID, DATASET_NAME)
+        write_raw_dataset(
+            Path(roots["nnUNet_raw"]) / name,
+            {c: f for c, f in cases.items() if c != test_case},
+            {test_case: cases[test_case]},
+            ["CT", "MR"],
+        )
+        started = time.perf_counter()
+        plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=args.threads)
+        preprocess_seconds = time.perf_counter() - started
+        preprocessed = Path(roots["nnUNet_preprocessed"]) / name
+        plans = json.loads((preprocessed / "nnUNetPlans.json").read_text())
+        configuration = plans["configurations"][CONFIGURATION]
+        n_train = args.cases - 1
+        disk = _folder_mb(preprocessed / f"nnUNetPlans_{CONFIGURATION}") / n_train
+        started = time.perf_counter()
+        train_fold(
+            root,
+            DATASET_ID,
+            DATASET_NAME,
+            CONFIGURATION,
+            "all",
+            device="cpu",
+            threads=args.threads,
+            epochs=1,
+            iterations_per_epoch=1,
+            val_iterations_per_epoch=1,
+            save_every=1,
+        )
+        train_seconds = time.perf_counter() - started
+        predictor = Predictor(
+            model_folder(root, DATASET_ID, DATASET_NAME, CONFIGURATION), ["all"], device="cpu", threads=args.threads
+        )
+        started = time.perf_counter()
+        predictor.predict_case([cases[test_case]["CT"], cases[test_case]["MR"]], base / "prediction.nrrd")
+        predict_seconds = time.perf_counter() - started
+
+    print(
+        f"phantom CT {'x'.join(map(str, args.shape))} -> {summary['size']} voxels at {args.spacing} mm; "
+        f"{n_train} training cases, {args.threads} threads, CPU"
+    )
+    print(
+        f"planned 3d_fullres: patch {configuration['patch_size']}, batch {configuration['batch_size']}, "
+        f"spacing {[round(v, 3) for v in configuration['spacing']]}, transpose_forward {plans['transpose_forward']}"
+    )
+    print(f"resampling:                    {resample_seconds / args.cases:8.1f} s per case")
+    print(f"fingerprint+plan+preprocess:   {preprocess_seconds / n_train:8.1f} s per training case")
+    print(f"preprocessed disk use:         {disk:8.1f} MB per case")
+    print(f"training, 1 epoch x 1+1 iters: {train_seconds:8.1f} s (start-up included)")
+    print(f"CPU prediction:                {predict_seconds:8.1f} s per case")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
