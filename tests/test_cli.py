@@ -11,7 +11,17 @@ from hanseg.cli import main
 def test_help_lists_the_subcommands():
     result = subprocess.run([sys.executable, "-m", "hanseg.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("phantom", "download", "extract", "inventory", "clip-ct"):
+    for command in (
+        "phantom",
+        "download",
+        "extract",
+        "inventory",
+        "clip-ct",
+        "register",
+        "resample",
+        "evaluate",
+        "table2",
+    ):
         assert command in result.stdout
 
 
