@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))  # the shared phantom-case helper
 
 from hanseg.cli import _shape  # noqa: E402
 
@@ -37,17 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmpdir", default=None)
     args = parser.parse_args(argv)
 
-    import SimpleITK as sitk
+    from phantom_cases import resampled_phantom_case
 
     from hanseg import layout
-    from hanseg.images import clip_intensity
     from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
     from hanseg.nnunet.dataset import write_raw_dataset
     from hanseg.nnunet.plan import plan_and_preprocess
     from hanseg.nnunet.predict import Predictor
     from hanseg.nnunet.train import train_fold
     from hanseg.phantom import PhantomOptions, generate
-    from hanseg.resampling import resample_case
 
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         base = Path(tmp)
@@ -56,22 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         for index in range(1, args.cases + 1):
             case = layout.case_id(index)
-            folder = base / "phantom/HaN-Seg/set_1" / case
-            ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
-            truth = sitk.ReadTransform(str(base / "phantom/truth" / case / "mr_to_ct.tfm"))
-            rigid = sitk.Euler3DTransform(sitk.CompositeTransform(truth).GetNthTransform(0))
-            mr = sitk.Resample(
-                sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd")),
-                ct,
-                rigid.GetInverse(),
-                sitk.sitkLinear,
-                0.0,
-                sitk.sitkFloat32,
-            )
-            organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
             out = base / "resampled" / case
-            summary = resample_case(ct, mr, None, organs, out, spacing_xyz=tuple(args.spacing))
-            cases[case] = {"CT": out / "ct.nrrd", "MR": out / "mr.nrrd", "labels": out / "labels.nrrd"}
+            cases[case], summary = resampled_phantom_case(base / "phantom", case, out, args.spacing)
         resample_seconds = time.perf_counter() - started
         test_case = layout.case_id(args.cases)
         root = base / "nnunet"

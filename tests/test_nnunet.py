@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from phantom_cases import resampled_phantom_case
 
 from hanseg import layout
-from hanseg.images import clip_intensity
 from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
 from hanseg.nnunet.dataset import write_raw_dataset
 from hanseg.nnunet.trainer import left_right_axis
 from hanseg.phantom import PhantomOptions, generate
-from hanseg.resampling import resample_case
 
 torch = pytest.importorskip("torch")
 
@@ -39,23 +38,7 @@ def nnunet_root(tmp_path_factory) -> Path:
     generate(base / "phantom", PhantomOptions(cases=3, seed=5, ct_shape=(48, 48, 24)))
     cases = {}
     for case in ("case_01", "case_02", "case_03"):
-        folder = base / "phantom/HaN-Seg/set_1" / case
-        ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
-        # A stand-in MR channel on the CT grid: nnU-Net only needs a second, co-registered channel here.
-        truth = sitk.ReadTransform(str(base / "phantom/truth" / case / "mr_to_ct.tfm"))
-        rigid = sitk.Euler3DTransform(sitk.CompositeTransform(truth).GetNthTransform(0))
-        mr = sitk.Resample(
-            sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd")),
-            ct,
-            rigid.GetInverse(),
-            sitk.sitkLinear,
-            0.0,
-            sitk.sitkFloat32,
-        )
-        organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
-        out = base / "resampled" / case
-        resample_case(ct, mr, None, organs, out, spacing_xyz=ct.GetSpacing())
-        cases[case] = {"CT": out / "ct.nrrd", "MR": out / "mr.nrrd", "labels": out / "labels.nrrd"}
+        cases[case], _ = resampled_phantom_case(base / "phantom", case, base / "resampled" / case)
     root = base / "nnunet"
     saved = dict(os.environ)  # module-scoped: restore by hand what set_roots and the planner set
     roots = set_roots(root)

@@ -1,0 +1,29 @@
+"""Phantom cases ready for nnU-Net without running elastix (shared by the nnU-Net tests and benchmark)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from hanseg import layout
+from hanseg.images import clip_intensity
+from hanseg.resampling import resample_case
+
+
+def resampled_phantom_case(phantom_root: Path, case: str, out_dir: Path, spacing_xyz=None) -> tuple[dict, dict]:
+    """CT, MR and labels of one phantom case on one grid; returns ({"CT", "MR", "labels"} -> path, summary).
+
+    The MR is placed with the rigid part of the ground truth: a co-registered second channel (within the few-mm
+    deformation) is all nnU-Net needs here. `spacing_xyz` None keeps the CT's own grid.
+    """
+    folder = Path(phantom_root) / "HaN-Seg/set_1" / case
+    ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
+    truth = sitk.ReadTransform(str(Path(phantom_root) / "truth" / case / "mr_to_ct.tfm"))
+    rigid = sitk.Euler3DTransform(sitk.CompositeTransform(truth).GetNthTransform(0))
+    mr_image = sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd"))
+    mr = sitk.Resample(mr_image, ct, rigid.GetInverse(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
+    spacing = tuple(spacing_xyz) if spacing_xyz is not None else ct.GetSpacing()
+    summary = resample_case(ct, mr, None, organs, out_dir, spacing_xyz=spacing)
+    return {"CT": out_dir / "ct.nrrd", "MR": out_dir / "mr.nrrd", "labels": out_dir / "labels.nrrd"}, summary
