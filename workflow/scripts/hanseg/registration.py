@@ -117,12 +117,24 @@ def _dice_in_fov(ct_head: sitk.Image, mr_head: sitk.Image, mr_fov: sitk.Image, t
     return _head_agreement(sitk.GetArrayViewFromImage(ct_head) > 0, moved, fov)
 
 
+def _ones_like(image: sitk.Image, pixel_type: int) -> sitk.Image:
+    """An image of ones on `image`'s grid: pushed through a transform, it marks the image's field of view."""
+    return sitk.Cast(image * 0 + 1, pixel_type)
+
+
+def _coarse_heads(ct: sitk.Image, mr: sitk.Image) -> tuple[sitk.Image, sitk.Image, sitk.Image]:
+    """CT head, MR head and MR field of view on the coarse search grid."""
+    mr_coarse = _coarse(mr, SEARCH_SPACING_MM)
+    return (
+        ct_head_mask(_coarse(ct, SEARCH_SPACING_MM)),
+        mr_head_mask(mr_coarse),
+        _ones_like(mr_coarse, sitk.sitkUInt8),
+    )
+
+
 def initial_translation(ct: sitk.Image, mr: sitk.Image) -> Initialisation:
     """The translation (CT -> MR) that best overlays the MR's head on a slab of the CT's head."""
-    ct_head = ct_head_mask(_coarse(ct, SEARCH_SPACING_MM))
-    mr_coarse = _coarse(mr, SEARCH_SPACING_MM)
-    mr_head = mr_head_mask(mr_coarse)
-    mr_fov = sitk.Cast(mr_coarse * 0 + 1, sitk.sitkUInt8)
+    ct_head, mr_head, mr_fov = _coarse_heads(ct, mr)
     ct_points, mr_points = _physical_points(ct_head), _physical_points(mr_head)
     if len(mr_points) < 50:
         raise RegistrationError("no head found in the MR (empty or all background)")
@@ -149,10 +161,8 @@ def initial_translation(ct: sitk.Image, mr: sitk.Image) -> Initialisation:
 
 def header_translation(ct: sitk.Image, mr: sitk.Image) -> Initialisation:
     """Trust the headers (data already co-registered): zero translation, with the same head-overlap score."""
-    ct_head = ct_head_mask(_coarse(ct, SEARCH_SPACING_MM))
-    mr_coarse = _coarse(mr, SEARCH_SPACING_MM)
-    mr_fov = sitk.Cast(mr_coarse * 0 + 1, sitk.sitkUInt8)
-    dice, agreement = _dice_in_fov(ct_head, mr_head_mask(mr_coarse), mr_fov, sitk.TranslationTransform(3))
+    ct_head, mr_head, mr_fov = _coarse_heads(ct, mr)
+    dice, agreement = _dice_in_fov(ct_head, mr_head, mr_fov, sitk.TranslationTransform(3))
     return Initialisation(np.zeros(3), dice, 1, agreement)
 
 
@@ -339,7 +349,7 @@ def _register(
 
     # The metric samples only CT voxels that the MR covers after initialisation: the MR's field of view is much
     # smaller than the CT's, and samples mapping outside it would stop elastix ("too many samples map outside").
-    ones = sitk.Cast(mr * 0 + 1, sitk.sitkFloat32)
+    ones = _ones_like(mr, sitk.sitkFloat32)
     initial_transform = sitk.TranslationTransform(3, init.offset_mm.tolist())
     initial_fov_image = sitk.Resample(ones, ct, initial_transform, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
     initial_fov = sitk.GetArrayFromImage(initial_fov_image) > 0

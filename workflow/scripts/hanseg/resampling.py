@@ -24,7 +24,7 @@ import SimpleITK as sitk
 
 from . import layout
 from .images import write_image
-from .registration import check_axial
+from .registration import check_axial, largest_component
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,6 @@ def target_grid(image: sitk.Image, spacing_xyz: tuple[float, float, float]) -> s
 
 def crop_to_body(reference: sitk.Image, ct: sitk.Image, margin_mm: float = BODY_MARGIN_MM) -> sitk.Image:
     """The part of `reference` that holds the body (largest component above -500 HU) plus a margin."""
-    from .registration import largest_component
-
     body = largest_component(sitk.Cast(ct, sitk.sitkFloat32) > BODY_HU)
     indices = np.argwhere(sitk.GetArrayViewFromImage(body) > 0)
     if len(indices) == 0:
