@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -421,6 +422,8 @@ def _register(
         "fov_fraction_of_ct": round(fov_fraction, 5),
         "parameter_files": [Path(p).name for p in parameter_files],
         "threads": int(threads),
+        # From the env that registered (the report's provenance page reads them from here).
+        "versions": {name: metadata.version(name) for name in ("itk-elastix", "SimpleITK")},
     }
     if landmarks_ct is not None and landmarks_mr is not None:
         report["tre_mm"] = target_registration_error(combined, landmarks_ct, landmarks_mr)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from importlib import metadata
 from pathlib import Path
 
 from . import dataset_folder_name, model_folder, set_roots
@@ -104,6 +105,13 @@ def train_fold(
         "resumed_from_epoch": resumed_from,
         "inference_allowed_mirroring_axes": list(trainer.inference_allowed_mirroring_axes or ()),
         "seconds_this_run": round(time.perf_counter() - started, 1),
+        # The versions that trained the model, from the env that trained it (provenance reads them from here).
+        "versions": {
+            "nnunetv2": metadata.version("nnunetv2"),
+            "torch": torch.__version__,
+            "cuda (torch build)": torch.version.cuda,
+            "gpu": torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else None,
+        },
     }
     (output / "hanseg_training.json").write_text(json.dumps(record, indent=1) + "\n")
     return final
