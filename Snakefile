@@ -18,6 +18,7 @@ include: "workflow/rules/registration.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/nnunet.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
         all_targets(),
         prediction_targets,
         f"{RESULTS}/evaluation/table2.md",
+        figure_targets(),

@@ -12,7 +12,7 @@
 # The node has the machine's CPUs, 95 % of its memory and one fake GPU (`gpu:fake:1`, a character device), so
 # rules that ask for `gpu: 1` schedule. slurmdbd + MariaDB make `sacct` work: the executor plugin's default status
 # check. Every daemon keeps its state, logs and pid file under STATE_DIR; nothing is installed as a service.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap that shows the logs also fires inside functions
 
 usage() {
     sed -n '2,9p' "$0" >&2
@@ -152,9 +152,24 @@ start() {
         echo "/etc/slurm/slurm.conf exists and is not a test cluster's link: refusing to replace it" >&2
         exit 1
     fi
+    # The daemons run as slurm and mysql: every directory above STATE_DIR must let them through (mktemp -d
+    # makes a private 0700 one).
+    mkdir -p "$(dirname "$state")"
+    local dir
+    dir=$(cd "$(dirname "$state")" && pwd)
+    while true; do
+        if ! runuser -u slurm -- test -x "$dir"; then
+            echo "$dir cannot be entered by the slurm and mysql users: chmod o+x it or choose another STATE_DIR" >&2
+            exit 1
+        fi
+        [[ $dir == / ]] && break
+        dir=$(dirname "$dir")
+    done
     rm -rf "$state"
     mkdir -p "$state"/{etc,ctld,slurmd,run,log,dev}
     state=$(cd "$state" && pwd)
+    chmod 755 "$state"
+    trap 'show_logs "$state"' ERR
     mkdir -p /etc/slurm
     ln -sfn "$state/etc/slurm.conf" /etc/slurm/slurm.conf
     chown slurm:slurm "$state/ctld" "$state/log" "$state/run"
@@ -170,6 +185,16 @@ start() {
     # The cluster is known to slurmdbd once slurmctld has registered it; sacct needs that.
     wait_for 30 "cluster registration" bash -c 'sacctmgr -n -P list cluster format=cluster | grep -qx hanseg-test'
     echo "SLURM is up ($state; /etc/slurm/slurm.conf links to its configuration)"
+}
+
+show_logs() {  # on a failed start: the tail of every log, on stdout so that CI shows it beside the step
+    local log
+    echo "SLURM did not start; the last lines of its logs:"
+    for log in "$1"/log/*.log; do
+        [[ -f $log ]] || continue
+        echo "--- $log"
+        tail -n 20 "$log"
+    done
 }
 
 stop() {

@@ -191,7 +191,8 @@ def prediction_targets(wildcards):
 
 
 def train_resources():
-    resources = {"mem_mb": 32000, "runtime": NNUNET["train_runtime_min"]}
+    # A cluster's GPU partition and time limit are site settings: profiles/slurm sets them (set-resources).
+    resources = {"mem_mb": 32000, "runtime": 2880}
     if NNUNET["device"] == "cuda":
         resources["gpu"] = 1
     return resources
@@ -216,3 +217,56 @@ def evaluation_targets(wildcards):
 
 
 TABLE2 = [f"{RESULTS}/evaluation/table2.{ext}" for ext in ("csv", "md", "tex")]
+
+
+# ---- figures, tables and the report ------------------------------------------------------------------------------
+from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
+
+FIGURES = f"{RESULTS}/figures"
+TABLES = f"{RESULTS}/tables"
+# The paper's figures show case 21; a run without it (phantom, a subset) shows its first case instead.
+FIGURE_CASE = (
+    config["figures"]["case"] if config["figures"]["case"] in CASES else CASES[0]
+)
+
+
+def figure4_case():
+    """The configured figure case if it is a test case (it needs a prediction), else the first test case."""
+    tests = test_cases()
+    return config["figures"]["case"] if config["figures"]["case"] in tests else tests[0]
+
+
+def figure4_inputs(wildcards):
+    case = figure4_case()
+    return {
+        "ct": f"{RESULTS}/cases/{case}/resampled/ct.nrrd",
+        "reference": f"{RESULTS}/cases/{case}/resampled/labels.nrrd",
+        "prediction": f"{RESULTS}/predictions/{case}.nrrd",
+    }
+
+
+def figure4_case_param(wildcards):
+    return figure4_case()
+
+
+def training_checkpoints(wildcards):
+    # Asked for after the split, like every nnU-Net target, so a dry run before any data stops at the split.
+    read_split_table()
+    return [checkpoint_of(fold) for fold in training_folds()]
+
+
+def figure_targets():
+    targets = [
+        f"{TABLES}/table1.csv",
+        f"{TABLES}/table1.md",
+        f"{FIGURES}/figure1_ct_mr.png",
+        f"{FIGURES}/figure2_split.png",
+        f"{FIGURES}/figure3_organs_3d.png",
+        f"{FIGURES}/figure4_organs_overlay.png",
+        f"{FIGURES}/dc_hd95_boxplots.png",
+        f"{FIGURES}/registration_montage.png",
+        f"{RESULTS}/provenance.md",
+    ]
+    if landmarks_root():
+        targets.append(f"{FIGURES}/tre_per_case.png")
+    return targets

@@ -11,14 +11,44 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+#: The three planes in the order :func:`planes` returns them.
+PLANE_NAMES = ("axial", "coronal", "sagittal")
+#: imshow origin per plane: axial rows run anterior -> posterior (anterior up), the others inferior -> superior.
+PLANE_ORIGINS = ("upper", "lower", "lower")
 
-def _normalise(array: np.ndarray, low: float, high: float) -> np.ndarray:
+
+def normalise(array: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Intensities windowed to [low, high] and scaled to 0..1 (float32)."""
     return np.clip((array.astype(np.float32) - low) / max(high - low, 1e-6), 0.0, 1.0)
 
 
-def _planes(volume: np.ndarray, centre_zyx: tuple[int, int, int]) -> list[np.ndarray]:
+def planes(volume: np.ndarray, centre_zyx: tuple[int, int, int]) -> list[np.ndarray]:
+    """Axial (y, x), coronal (z, x) and sagittal (z, y) cross-sections of a (z, y, x) array through a voxel.
+
+    Shown with :func:`plane_extents` and :data:`PLANE_ORIGINS`, they are in radiological convention: the array's x
+    (LPS: towards the patient's left) runs to the image's right, anterior is up in axial views, head up otherwise.
+    """
     z, y, x = centre_zyx
-    return [volume[z], volume[:, y, :], volume[:, :, x]]  # axial (y, x), coronal (z, x), sagittal (z, y)
+    return [volume[z], volume[:, y, :], volume[:, :, x]]
+
+
+def plane_extents(spacing_xyz, shape_zyx) -> list[tuple[float, float, float, float]]:
+    """imshow extents in mm of the three planes of :func:`planes`, so anisotropic voxels keep their aspect."""
+    sx, sy, sz = spacing_xyz
+    nz, ny, nx = shape_zyx
+    return [(0, nx * sx, ny * sy, 0), (0, nx * sx, 0, nz * sz), (0, ny * sy, 0, nz * sz)]
+
+
+def fov_centre(fov: np.ndarray) -> tuple[int, int, int]:
+    """The (z, y, x) voxel at the centre of the MR's field of view (the image centre when it is empty)."""
+    inside = np.argwhere(fov)
+    return tuple(int(v) for v in (inside.mean(axis=0) if len(inside) else np.array(fov.shape) // 2))
+
+
+def mr_window_top(mr: np.ndarray, fov: np.ndarray) -> float:
+    """Upper end of the MR's display window: the 99.5th percentile inside the field of view."""
+    values = mr[fov] if fov.any() else mr.ravel()
+    return float(np.percentile(values, 99.5)) if values.size else 1.0
 
 
 def _checkerboard(a: np.ndarray, b: np.ndarray, tiles: int = 8) -> np.ndarray:
@@ -44,20 +74,16 @@ def registration_qc(
     ct_array = sitk.GetArrayViewFromImage(ct)
     mr_array = sitk.GetArrayViewFromImage(mr_in_ct)
     fov = sitk.GetArrayViewFromImage(fov_mask) > 0
-    inside = np.argwhere(fov)
-    centre = tuple(int(v) for v in (inside.mean(axis=0) if len(inside) else np.array(ct_array.shape) // 2))
-    ct_view = _normalise(ct_array, -250.0, 450.0)  # soft-tissue window, bone saturates
-    mr_values = mr_array[fov] if fov.any() else mr_array.ravel()
-    mr_view = _normalise(mr_array, 0.0, float(np.percentile(mr_values, 99.5)) if mr_values.size else 1.0)
-    sx, sy, sz = ct.GetSpacing()
-    nz, ny, nx = ct_array.shape
-    extents = [(0, nx * sx, ny * sy, 0), (0, nx * sx, 0, nz * sz), (0, ny * sy, 0, nz * sz)]
-    origins = ["upper", "lower", "lower"]
+    centre = fov_centre(fov)
+    ct_view = normalise(ct_array, -250.0, 450.0)  # soft-tissue window, bone saturates
+    mr_view = normalise(mr_array, 0.0, mr_window_top(mr_array, fov))
+    extents = plane_extents(ct.GetSpacing(), ct_array.shape)
+    origins = PLANE_ORIGINS
     names = ["axial (patient left on the right)", "coronal", "sagittal (anterior on the left)"]
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.6), constrained_layout=True)
     for column, (ct_plane, mr_plane, fov_plane) in enumerate(
-        zip(_planes(ct_view, centre), _planes(mr_view, centre), _planes(fov.astype(np.uint8), centre), strict=True)
+        zip(planes(ct_view, centre), planes(mr_view, centre), planes(fov.astype(np.uint8), centre), strict=True)
     ):
         kwargs = {"extent": extents[column], "origin": origins[column], "interpolation": "nearest"}
         top, bottom = axes[0, column], axes[1, column]

@@ -115,3 +115,16 @@ def nnunet_folds(table: pd.DataFrame) -> list[dict[str, list[str]]]:
 
 def write_nnunet_folds(table: pd.DataFrame, path: Path | str) -> None:
     Path(path).write_text(json.dumps(nnunet_folds(table), indent=1) + "\n")
+
+
+def sets_of(split: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The cases of every set, as Table 1 and Figure 2 show them: all, then train and test where present.
+
+    Under cv every case is the test case of one fold, so "test" holds them all.
+    """
+    sets = {"all": split}
+    for role in ("train", "test"):
+        part = split.loc[split["role"] == role]
+        if len(part):
+            sets[role] = part
+    return sets

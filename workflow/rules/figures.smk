@@ -1,0 +1,250 @@
+# The paper's Table 1 and Figures 1-4, the results figures and the run's provenance, all in the report.
+
+
+localrules:
+    table1,
+    figure1,
+    figure2,
+    figure3,
+    figure4,
+    results_boxplots,
+    registration_montage,
+    tre_per_case,
+    provenance,
+
+
+rule table1:
+    input:
+        cases=f"{RESULTS}/inventory/cases.tsv",
+        split=SPLIT_TSV,
+    output:
+        csv=f"{TABLES}/table1.csv",
+        md=report(
+            f"{TABLES}/table1.md",
+            caption="../report/table1.rst",
+            category="Data",
+            labels={"table": "Table 1"},
+        ),
+    log:
+        "logs/table1.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/table1.py"
+
+
+rule figure1:
+    input:
+        ct=f"{RESULTS}/cases/{FIGURE_CASE}/ct_clipped.nrrd",
+        mr=f"{RESULTS}/cases/{FIGURE_CASE}/registration/mr_in_ct.nrrd",
+        fov=f"{RESULTS}/cases/{FIGURE_CASE}/registration/fov_mask.nrrd",
+    output:
+        png=report(
+            f"{FIGURES}/figure1_ct_mr.png",
+            caption="../report/figure1.rst",
+            category="Figures",
+            subcategory="Paper",
+            labels={"figure": "Figure 1", "case": FIGURE_CASE},
+        ),
+    log:
+        "logs/figure1.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        case=FIGURE_CASE,
+    script:
+        "../scripts/figure1.py"
+
+
+rule figure2:
+    input:
+        split=SPLIT_TSV,
+    output:
+        png=report(
+            f"{FIGURES}/figure2_split.png",
+            caption="../report/figure2.rst",
+            category="Figures",
+            subcategory="Paper",
+            labels={"figure": "Figure 2", "case": "all"},
+        ),
+    log:
+        "logs/figure2.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        method=config["split"]["method"],
+    script:
+        "../scripts/figure2.py"
+
+
+rule figure3:
+    input:
+        labels=f"{RESULTS}/cases/{FIGURE_CASE}/resampled/labels.nrrd",
+    output:
+        png=report(
+            f"{FIGURES}/figure3_organs_3d.png",
+            caption="../report/figure3.rst",
+            category="Figures",
+            subcategory="Paper",
+            labels={"figure": "Figure 3", "case": FIGURE_CASE},
+        ),
+    log:
+        "logs/figure3.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=20,
+    params:
+        case=FIGURE_CASE,
+    script:
+        "../scripts/figure3.py"
+
+
+rule figure4:
+    input:
+        unpack(figure4_inputs),
+    output:
+        png=report(
+            f"{FIGURES}/figure4_organs_overlay.png",
+            caption="../report/figure4.rst",
+            category="Figures",
+            subcategory="Paper",
+            labels={"figure": "Figure 4", "case": "a test case"},
+        ),
+    log:
+        "logs/figure4.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=10,
+    params:
+        case=figure4_case_param,
+    script:
+        "../scripts/figure4.py"
+
+
+rule results_boxplots:
+    input:
+        per_case=f"{RESULTS}/evaluation/per_case.tsv",
+    output:
+        png=report(
+            f"{FIGURES}/dc_hd95_boxplots.png",
+            caption="../report/dc_hd95_boxplots.rst",
+            category="Figures",
+            subcategory="Results",
+            labels={"figure": "DC and HD95 per organ", "case": "test cases"},
+        ),
+    log:
+        "logs/results_boxplots.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/results_boxplots.py"
+
+
+rule registration_montage:
+    input:
+        ct=expand(f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd", case=CASES),
+        mr=expand(f"{RESULTS}/cases/{{case}}/registration/mr_in_ct.nrrd", case=CASES),
+        fov=expand(f"{RESULTS}/cases/{{case}}/registration/fov_mask.nrrd", case=CASES),
+        report=expand(
+            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
+        ),
+    output:
+        png=report(
+            f"{FIGURES}/registration_montage.png",
+            caption="../report/registration_montage.rst",
+            category="Figures",
+            subcategory="Results",
+            labels={"figure": "registration montage", "case": "all"},
+        ),
+    log:
+        "logs/registration_montage.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=30,
+    params:
+        cases=CASES,
+    script:
+        "../scripts/registration_montage.py"
+
+
+rule tre_per_case:
+    input:
+        reports=expand(
+            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
+        ),
+    output:
+        png=report(
+            f"{FIGURES}/tre_per_case.png",
+            caption="../report/tre_per_case.rst",
+            category="Figures",
+            subcategory="Results",
+            labels={"figure": "TRE per case", "case": "all"},
+        ),
+    log:
+        "logs/tre_per_case.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        cases=CASES,
+    script:
+        "../scripts/tre_per_case.py"
+
+
+rule provenance:
+    input:
+        split=SPLIT_TSV,
+        checkpoints=training_checkpoints,
+        # They name the itk-elastix and SimpleITK that registered the images.
+        registrations=expand(
+            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
+        ),
+    output:
+        json=f"{RESULTS}/provenance.json",
+        md=report(
+            f"{RESULTS}/provenance.md",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "provenance"},
+        ),
+    log:
+        "logs/provenance.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        # The rule's conda env has no Snakemake: record the one that runs the workflow.
+        known_versions={"snakemake": SNAKEMAKE_VERSION},
+    script:
+        "../scripts/provenance.py"
