@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from . import layout
+from .atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def write_manifest(path: Path | str, data_root: Path | str, source: str, cases: 
     data_root = Path(data_root).resolve()
     files = sorted(str(p.relative_to(data_root)) for p in layout.set_dir(data_root).rglob("*") if p.is_file())
     manifest = {"data_root": str(data_root), "source": source, "cases": cases, "files": files}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def read_manifest(path: Path | str) -> dict:

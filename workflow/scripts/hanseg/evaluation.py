@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import layout
+from .atomic import write_text_atomic
 from .metrics import _bounding_box, _label_boxes, mask_metrics
 
 if TYPE_CHECKING:
@@ -487,20 +486,6 @@ def evaluate_files(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path | str, text: str) -> None:
-    """Write next to the target, then rename: a killed job never leaves a truncated table under the real name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _frame(rows: Iterable[dict]) -> pd.DataFrame:
     import pandas as pd
 
@@ -514,7 +499,7 @@ def frame_to_tsv(frame: pd.DataFrame) -> str:
 
 def write_case_table(rows: Iterable[dict], path: Path | str) -> None:
     """The rows of :func:`evaluate_case` as TSV (columns :data:`COLUMNS`), written atomically."""
-    _write_atomic(path, frame_to_tsv(_frame(rows)))
+    write_text_atomic(path, frame_to_tsv(_frame(rows)))
 
 
 def _as_bool(values: pd.Series, path: Path) -> pd.Series:

@@ -23,6 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import layout
+from .atomic import write_text_atomic
 from .metadata import OrganAvailability, Patient
 
 log = logging.getLogger(__name__)
@@ -214,10 +215,7 @@ def inspect_case(
 
 
 def write_case_record(record: dict, path: Path | str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
 
 
 def _xyz(values: list | None, prefix: str) -> dict:
@@ -251,7 +249,5 @@ def write_tables(records: list[dict], cases_tsv: Path | str, organs_tsv: Path | 
 
     cases = pd.DataFrame([case_row(r) for r in records])
     organs = pd.DataFrame([{"case": r["case"], **o} for r in records for o in r["organs"]])
-    for frame, path in ((cases, Path(cases_tsv)), (organs, Path(organs_tsv))):
-        tmp = path.with_name(path.name + ".tmp")
-        frame.to_csv(tmp, sep="\t", index=False)
-        tmp.replace(path)
+    for frame, path in ((cases, cases_tsv), (organs, organs_tsv)):
+        write_text_atomic(path, frame.to_csv(sep="\t", index=False))

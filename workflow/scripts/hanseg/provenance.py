@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .atomic import write_text_atomic
+
 PACKAGES = (
     "hanseg-workflow",
     "snakemake",
@@ -145,11 +147,5 @@ def to_markdown(record: dict) -> str:
 
 
 def write_provenance(record: dict, json_path: Path | str, md_path: Path | str) -> None:
-    for path, text in (
-        (Path(json_path), json.dumps(record, indent=1, default=str) + "\n"),
-        (Path(md_path), to_markdown(record)),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    write_text_atomic(json_path, json.dumps(record, indent=1, default=str) + "\n")
+    write_text_atomic(md_path, to_markdown(record))

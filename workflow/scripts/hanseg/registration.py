@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .atomic import write_text_atomic
 from .images import write_image
 
 log = logging.getLogger(__name__)
@@ -469,6 +470,4 @@ def write_outputs(
         from .qc import registration_qc
 
         registration_qc(ct, result.mr_in_ct, result.fov_mask, qc_png, title=title, report=result.report)
-    tmp = out_dir / "registration.json.tmp"
-    tmp.write_text(json.dumps(result.report, indent=2) + "\n")
-    tmp.replace(out_dir / "registration.json")
+    write_text_atomic(out_dir / "registration.json", json.dumps(result.report, indent=2) + "\n")

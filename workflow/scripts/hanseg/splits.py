@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_text_atomic
+
 #: Age groups for stratification (years): the paper's cohort spans 34-79.
 AGE_BINS = (50, 60, 70)
 
@@ -91,10 +93,7 @@ def make_split(
 
 
 def write_split(table: pd.DataFrame, path: Path | str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(path)
+    write_text_atomic(path, table.to_csv(sep="\t", index=False))
 
 
 def read_split(path: Path | str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .atomic import write_text_atomic
 from .splits import sets_of
 
 MODALITIES = ("CT", "MR")
@@ -127,8 +128,5 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def write_table1(table: pd.DataFrame, csv_path: Path | str, md_path: Path | str) -> None:
     """table1.csv (numbers) and table1.md (the paper's layout), each written under a temporary name first."""
-    for path, text in ((Path(csv_path), table.to_csv(index=False)), (Path(md_path), to_markdown(table))):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    write_text_atomic(csv_path, table.to_csv(index=False))
+    write_text_atomic(md_path, to_markdown(table))

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from . import layout
-from .evaluation import _write_atomic, frame_to_tsv, read_case_tables
+from .atomic import write_text_atomic
+from .evaluation import frame_to_tsv, read_case_tables
 
 TABLE2_COLUMNS: tuple[str, ...] = (
     "label",
@@ -199,10 +200,12 @@ def write_table2(table: pd.DataFrame, out_dir: Path | str) -> dict[str, Path]:
     """table2.csv, table2.md, table2.tex and table2_vs_paper.csv in `out_dir`, each written atomically."""
     out_dir = Path(out_dir)
     paths = {name: out_dir / name for name in ("table2.csv", "table2.md", "table2.tex", "table2_vs_paper.csv")}
-    _write_atomic(paths["table2.csv"], table.to_csv(index=False, na_rep="nan", lineterminator="\n"))
-    _write_atomic(paths["table2.md"], to_markdown(table))
-    _write_atomic(paths["table2.tex"], to_latex(table))
-    _write_atomic(paths["table2_vs_paper.csv"], vs_paper(table).to_csv(index=False, na_rep="nan", lineterminator="\n"))
+    write_text_atomic(paths["table2.csv"], table.to_csv(index=False, na_rep="nan", lineterminator="\n"))
+    write_text_atomic(paths["table2.md"], to_markdown(table))
+    write_text_atomic(paths["table2.tex"], to_latex(table))
+    write_text_atomic(
+        paths["table2_vs_paper.csv"], vs_paper(table).to_csv(index=False, na_rep="nan", lineterminator="\n")
+    )
     return paths
 
 
@@ -221,5 +224,5 @@ def aggregate(case_tsvs: Iterable[Path | str], out_tsv: Path | str) -> pd.DataFr
         .drop(columns=["_number", "_organ"])
         .reset_index(drop=True)
     )
-    _write_atomic(out_tsv, frame_to_tsv(frame))
+    write_text_atomic(out_tsv, frame_to_tsv(frame))
     return frame
