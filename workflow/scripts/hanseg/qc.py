@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+#: CT display window (HU): soft tissue, bone saturates. The registration QC and the paper's figures share it.
+CT_WINDOW = (-250.0, 450.0)
 #: The three planes in the order :func:`planes` returns them.
 PLANE_NAMES = ("axial", "coronal", "sagittal")
 #: imshow origin per plane: axial rows run anterior -> posterior (anterior up), the others inferior -> superior.
@@ -66,16 +68,15 @@ def registration_qc(
     title: str = "",
     report: dict | None = None,
 ) -> None:
-    import matplotlib
+    from .figures.style import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ct_array = sitk.GetArrayViewFromImage(ct)
     mr_array = sitk.GetArrayViewFromImage(mr_in_ct)
     fov = sitk.GetArrayViewFromImage(fov_mask) > 0
     centre = fov_centre(fov)
-    ct_view = normalise(ct_array, -250.0, 450.0)  # soft-tissue window, bone saturates
+    ct_view = normalise(ct_array, *CT_WINDOW)
     mr_view = normalise(mr_array, 0.0, mr_window_top(mr_array, fov))
     extents = plane_extents(ct.GetSpacing(), ct_array.shape)
     origins = PLANE_ORIGINS
@@ -111,8 +112,4 @@ def registration_qc(
         if tre:
             heading += f", TRE mean {tre['mean']:.2f} mm, max {tre['max']:.2f} mm"
     fig.suptitle(heading.strip(), fontsize=11)
-    out_png = Path(out_png)
-    tmp = out_png.with_name(f".{out_png.stem}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(out_png)
+    save(fig, out_png, dpi=80)

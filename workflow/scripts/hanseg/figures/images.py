@@ -13,10 +13,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import layout
-from ..qc import PLANE_NAMES, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
+from ..qc import CT_WINDOW, PLANE_NAMES, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, planes
 from .style import ORGAN_COLOURS, bare, label_colours, pyplot, save, scale_bar
 
-CT_WINDOW = (-250.0, 450.0)  # soft tissue, bone saturates (as in the registration QC)
 BODY_HU = -400.0
 ROI_MARGIN_MM = 8.0
 ROI_MIN_MM = 40.0
@@ -51,8 +50,8 @@ def _crop_planes(box):
     return [(y, x), (z, x), (z, y)]
 
 
-def _extent(extent, spacing_rows_cols, rows: slice, cols: slice, shape_rows_cols, origin: str):
-    """Extent in mm of a crop of a plane, in the same frame as the uncropped plane's extent."""
+def _extent(spacing_rows_cols, rows: slice, cols: slice, shape_rows_cols, origin: str):
+    """Extent in mm of a crop of a plane, in the frame of :func:`hanseg.qc.plane_extents` for the whole plane."""
     dr, dc = spacing_rows_cols
     r0, r1, _ = rows.indices(shape_rows_cols[0])
     c0, c1, _ = cols.indices(shape_rows_cols[1])
@@ -89,14 +88,12 @@ def figure1(
         "CT": [normalise(plane, *CT_WINDOW) for plane in planes(ct_array, centre)],
         "MR (registered to the CT)": [normalise(plane, 0.0, mr_high) for plane in planes(mr_array, centre)],
     }
-    extents = plane_extents(ct.GetSpacing(), ct_array.shape)
     fig, axes = plt.subplots(2, 3, figsize=(12, 8.4), facecolor="black", constrained_layout=True)
     for row, (modality, images) in enumerate(views.items()):
         for column, image in enumerate(images):
             ax = axes[row, column]
             rows, cols = _crop_planes(box)[column]
             extent = _extent(
-                extents[column],
                 _plane_spacings(ct.GetSpacing())[column],
                 rows,
                 cols,
@@ -218,7 +215,6 @@ def figure4(
     centre = (z, y, x)
     ct_planes = [normalise(plane, *CT_WINDOW) for plane in planes(ct_array, centre)]
     label_planes = {name: planes(array, centre) for name, array in maps.items()}
-    extents = plane_extents(spacing, ct_array.shape)
     box = body_box(ct_array, spacing)
     fig, axes = plt.subplots(2, 6, figsize=(19, 7.6), facecolor="black", layout="constrained")
     for half, name in enumerate(maps):
@@ -230,14 +226,14 @@ def figure4(
             reference_plane = label_planes["reference"][plane]
             roi = _roi([reference_plane if reference_plane.any() else label_planes["prediction"][plane]], step, shape)
             for ax, (rows, cols) in ((full, _crop_planes(box)[plane]), (zoom, roi)):
-                extent = _extent(extents[plane], step, rows, cols, shape, PLANE_ORIGINS[plane])
+                extent = _extent(step, rows, cols, shape, PLANE_ORIGINS[plane])
                 kwargs = {"extent": extent, "origin": PLANE_ORIGINS[plane], "interpolation": "nearest"}
                 ax.imshow(ct_planes[plane][rows, cols], cmap="gray", vmin=0, vmax=1, **kwargs)
                 ax.imshow(overlay_rgba(label_planes[name][plane][rows, cols]), **kwargs)
                 ax.set_facecolor("black")
                 bare(ax)
                 scale_bar(ax, extent)
-            roi_extent = _extent(extents[plane], step, *roi, shape, PLANE_ORIGINS[plane])
+            roi_extent = _extent(step, *roi, shape, PLANE_ORIGINS[plane])
             full.add_patch(
                 Rectangle(
                     (roi_extent[0], min(roi_extent[2], roi_extent[3])),

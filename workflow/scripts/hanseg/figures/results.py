@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from ..qc import PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
+from ..qc import CT_WINDOW, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
 from ..tables import paper_table2
-from .images import CT_WINDOW
 from .style import ORGAN_COLOURS, bare, pyplot, save, scale_bar
 
 # AAPM TG-132 (the paper's reference): mean TRE below 2 mm and maximum below 5 mm; the paper's own mean 1.5 mm.
