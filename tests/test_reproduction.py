@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from hanseg import layout
 from hanseg.evaluation import COLUMNS
@@ -57,11 +58,14 @@ def _index(label: str) -> int:
 
 
 def _percentile_ci(case_values: list[np.ndarray], label: str, options: Bootstrap) -> tuple[float, float]:
-    """The bootstrap written out plainly: draw cases, pool their values, take the mean; percentiles of the means."""
+    """The bootstrap written out plainly: draw cases, pool their values, take the mean; the expanded percentile
+    interval of the means (normal tail at sqrt(n / (n - 1)) t(n - 1), Hesterberg 2015)."""
     rng = np.random.default_rng([options.seed, _index(label)])
-    draws = rng.integers(0, len(case_values), size=(options.resamples, len(case_values)))
+    n = len(case_values)
+    draws = rng.integers(0, n, size=(options.resamples, n))
     means = [np.mean(np.concatenate([case_values[k] for k in draw])) for draw in draws]
-    tail = (1 - options.confidence) / 2
+    tail = stats.norm.cdf(-math.sqrt(n / (n - 1)) * stats.t.ppf(1 - (1 - options.confidence) / 2, n - 1))
+    assert tail < (1 - options.confidence) / 2  # further out than the plain percentile interval
     return tuple(np.quantile(means, [tail, 1 - tail]))
 
 
@@ -100,11 +104,14 @@ def test_bootstrap_is_seeded_and_as_wide_as_theory_says():
     other = bootstrap_ci(per_case, Bootstrap(resamples=2000, seed=4)).set_index("label")
     ci = bootstrap_ci(per_case, Bootstrap(resamples=20000, seed=3)).set_index("label")
     assert other.loc["Parotid", "dc_ci_low_pct"] != ci.loc["Parotid", "dc_ci_low_pct"]
-    # 40 cases: the percentile interval of a mean is about 2 x 1.96 population SDs / sqrt(n) wide.
-    brainstem = 100 * per_case.loc[(per_case["organ"] == "Brainstem"), "dc"].to_numpy()
+    # 40 roughly symmetric values: the expanded percentile interval is about as wide as Student's t interval.
+    brainstem = 100 * per_case.loc[(per_case["organ"] == "Brainstem") & (per_case["dc"] > 0), "dc"].to_numpy()
     width = ci.loc["Brainstem", "dc_ci_high_pct"] - ci.loc["Brainstem", "dc_ci_low_pct"]
-    assert width == pytest.approx(2 * 1.96 * np.std(brainstem) / math.sqrt(40), rel=0.08)
-    assert ci.loc["Brainstem", "dc_ci_low_pct"] < np.mean(brainstem) < ci.loc["Brainstem", "dc_ci_high_pct"]
+    t_width = 2 * stats.t.ppf(0.975, 38) * np.std(brainstem, ddof=1) / math.sqrt(39)
+    with_zero = 100 * per_case.loc[per_case["organ"] == "Brainstem", "dc"].to_numpy()  # case 1's empty prediction
+    assert width == pytest.approx(2 * stats.t.ppf(0.975, 39) * np.std(with_zero, ddof=1) / math.sqrt(40), rel=0.08)
+    assert width > 1.5 * t_width  # the empty prediction's Dice 0 widens it, as it should
+    assert ci.loc["Brainstem", "dc_ci_low_pct"] < np.mean(with_zero) < ci.loc["Brainstem", "dc_ci_high_pct"]
     # A lower confidence level gives a narrower interval inside the wider one.
     narrow = bootstrap_ci(per_case, Bootstrap(resamples=20000, seed=3, confidence=0.8)).set_index("label")
     assert ci.loc["Brainstem", "dc_ci_low_pct"] < narrow.loc["Brainstem", "dc_ci_low_pct"]
