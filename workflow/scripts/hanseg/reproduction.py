@@ -10,7 +10,7 @@ For each row of Table 2 (organs and pooled "both" rows) and for DC and HD95:
   does not). Seeded per row, so a row's interval does not depend on which other rows exist.
 - Verdict: ``consistent`` when the paper's printed mean (± half of its last digit, 0.05) touches our CI,
   ``lower`` / ``higher`` when our whole CI lies below / above it, ``n/a`` when fewer than ``min_cases`` test
-  cases have the organ (the bootstrap of so few values is too narrow to mean anything) or a number is
+  cases have the organ (a bootstrap of so few values cannot be trusted) or a number is
   missing. ``lower`` is worse for DC and better for HD95.
 
 The CI covers the sampling of our test cases only, not that of the paper's 14 (README: "Reading the verdict").
