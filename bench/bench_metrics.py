@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     same = all(
         x == y or (math.isnan(x) and math.isnan(y))
         for k, row in enumerate(rows, start=1)
-        for x, y in zip(per_label[k], row[2:4], strict=True)
+        for x, y in zip(per_label[k][:2], row[2:4], strict=True)
     )
 
     p = f"HD{args.percentile:g}"

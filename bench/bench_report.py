@@ -96,6 +96,8 @@ def bench_run(results_dir: Path, workdir: Path, configfile: Path | None, out: Pa
     )
     per_case = pd.read_csv(results_dir / "evaluation/per_case.tsv", sep="\t")
     _measure("DC / HD95 box plots", lambda: results.boxplots(per_case, out / "boxplots.png"))
+    vs_paper = pd.read_csv(results_dir / "evaluation/table2_vs_paper.csv", keep_default_na=False, na_values=["nan"])
+    _measure("forest plot (ours vs the paper)", lambda: results.forest_plot(vs_paper, out / "forest.png"))
     entries = [
         {
             "case": case,

@@ -9,15 +9,12 @@ import SimpleITK as sitk
 
 from hanseg import layout
 from hanseg.cli import main
-from hanseg.evaluation import (
-    COLUMNS,
-    evaluate_case,
-    evaluate_files,
-    read_case_tables,
-    write_case_table,
-)
+from hanseg.evaluation import COLUMNS, evaluate_case
+from hanseg.evaluation_files import evaluate_files
 from hanseg.metrics import dice, hausdorff_percentile
-from hanseg.resampling import target_grid
+from hanseg.overlap_ceiling import dice_ceiling
+from hanseg.per_case import read_case_tables, write_case_table
+from hanseg.resampling import OrganOnGrid, build_label_map, target_grid
 
 SHAPE = (24, 40, 40)  # z, y, x
 SPACING = (2.0, 0.5, 0.75)  # z, y, x: anisotropic, so an axis mix-up changes HD95
@@ -118,6 +115,7 @@ def test_empty_prediction_missing_reference_and_both_empty():
     empty = rows["Brainstem"]
     assert empty["evaluated"] is True and empty["reason"] == "empty prediction"
     assert empty["dc"] == 0.0 and empty["hd95_mm"] == math.inf
+    assert empty["sdice_2mm"] == 0.0 and empty["assd_mm"] == math.inf
     assert empty["ref_voxels"] == brainstem.sum() and empty["pred_voxels"] == 0 and empty["fov_fraction"] == 1.0
 
     missing = rows["SpinalCord"]  # predicted but not in the reference
@@ -126,7 +124,7 @@ def test_empty_prediction_missing_reference_and_both_empty():
 
     for organ in ("Lips", "Glottis"):  # an empty reference mask, and an organ absent from both
         assert rows[organ]["evaluated"] is False and rows[organ]["reason"] == "no reference"
-        assert math.isnan(rows[organ]["dc"]) and math.isnan(rows[organ]["hd95_mm"])
+        assert all(math.isnan(rows[organ][c]) for c in ("dc", "hd95_mm", "sdice_2mm", "assd_mm"))
 
 
 def test_overlapping_organs_are_scored_against_their_own_masks():
@@ -171,6 +169,52 @@ def test_scores_equal_the_metrics_on_fov_restricted_masks_for_random_organs():
     # A folder of binary masks (here: a mapping) scores the same as the label map it came from.
     masks = {organ: prediction == layout.LABEL_IDS[organ] for organ in reference}
     _assert_same_rows(evaluate_case(reference, masks, fov, SPACING, case="c"), list(rows.values()))
+
+
+@pytest.mark.filterwarnings("ignore:Please import:DeprecationWarning")
+def test_surface_dice_and_assd_match_surface_distance_inside_the_fov(monkeypatch):
+    """sdice_2mm and assd_mm of every evaluated organ are surface-distance's on the FoV-restricted masks, with
+    an organ the prediction misses (surface Dice 0, ASSD inf) and one outside the FoV (not evaluated)."""
+    surface_distance = pytest.importorskip("surface_distance")
+    monkeypatch.setattr(np, "Inf", np.inf, raising=False)  # theirs still spells it np.Inf (gone in NumPy 2)
+    rng = np.random.default_rng(21)
+    zz, yy, xx = np.indices(SHAPE)
+    fov = zz >= 6
+    reference, prediction = {}, np.zeros(SHAPE, np.uint8)
+    for organ, centre in (
+        ("Parotid_L", (14, 12, 12)),
+        ("Eye_PR", (18, 28, 28)),
+        ("Brainstem", (10, 28, 12)),
+        ("Cochlea_R", (19, 12, 30)),  # missed by the prediction
+        ("Glnd_Thyroid", (2, 20, 20)),  # below the FoV: 1 of its 5 slices inside
+    ):
+        radius = rng.uniform([2.2, 3, 3], [3, 6, 6])
+        ellipsoid = sum(((grid - c) / r) ** 2 for grid, c, r in zip((zz, yy, xx), centre, radius, strict=True))
+        reference[organ] = ellipsoid <= 1
+        if organ != "Cochlea_R":
+            # Shifted 1.5-3 mm in x and grown or shrunk: some surface within 2 mm of the other, some not.
+            noisy = np.roll(ellipsoid <= rng.uniform(0.7, 1.3), int(rng.integers(2, 5)), axis=2)
+            prediction[noisy & (prediction == 0)] = layout.LABEL_IDS[organ]
+    rows = _by_organ(evaluate_case(reference, prediction, fov, SPACING, case="c"))
+
+    thyroid = rows["Glnd_Thyroid"]
+    assert thyroid["evaluated"] is False and thyroid["reason"].startswith("outside field of view")
+    assert math.isnan(thyroid["sdice_2mm"]) and math.isnan(thyroid["assd_mm"])
+    for organ in ("Parotid_L", "Eye_PR", "Brainstem", "Cochlea_R"):
+        assert rows[organ]["evaluated"] is True, organ
+        theirs = surface_distance.compute_surface_distances(
+            reference[organ] & fov, (prediction == layout.LABEL_IDS[organ]) & fov, SPACING
+        )
+        expected_sdice = surface_distance.compute_surface_dice_at_tolerance(theirs, 2.0)
+        with np.errstate(invalid="ignore"):
+            averages = surface_distance.compute_average_surface_distance(theirs)
+        assert rows[organ]["sdice_2mm"] == pytest.approx(expected_sdice, abs=1e-6), organ
+        if organ == "Cochlea_R":
+            assert rows[organ]["reason"] == "empty prediction" and expected_sdice == 0.0
+            assert averages[0] == math.inf and rows[organ]["assd_mm"] == math.inf
+        else:
+            assert 0.0 < rows[organ]["sdice_2mm"] < 1.0, organ  # a real test: neither perfect nor disjoint
+            assert rows[organ]["assd_mm"] == pytest.approx(float(np.mean(averages)), abs=1e-3), organ
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,6 +263,48 @@ def test_files_give_the_same_rows_as_arrays(case_files, fov_case):
         sitk.WriteImage(_image(prediction == layout.LABEL_IDS[organ]), str(pred_folder / f"{organ}.nrrd"))
     rows = evaluate_files(case_files / "ref_labels.nrrd", pred_folder, case_files / "fov_mask.nrrd", case="case_03")
     _assert_same_rows(rows, expected)
+
+
+def test_reference_label_map_or_masks(tmp_path):
+    """A model that reproduces the training label map exactly: scored against the label map (the authors' way)
+    every organ is perfect; against the full masks the larger organ of an overlapping pair stops at its Dice
+    ceiling. A folder of masks with resolve_overlaps scores exactly like the label map made of them."""
+    parotid = _block((4, 14), (10, 20), (10, 20))  # 1000 voxels
+    gland = _block((8, 16), (16, 22), (16, 22))  # 288 voxels, 96 shared with the parotid
+    organs = [OrganOnGrid(o, np.zeros(3, int), m) for o, m in (("Parotid_R", parotid), ("Glnd_Submand_R", gland))]
+    labels, overlaps = build_label_map(organs, SHAPE)
+    assert overlaps == [
+        {"organ_a": "Parotid_R", "organ_b": "Glnd_Submand_R", "voxels": 96, "label_map_keeps": "Glnd_Submand_R"}
+    ]
+    folder = tmp_path / "organs"
+    folder.mkdir()
+    for organ in organs:
+        sitk.WriteImage(_image(organ.mask_zyx), str(folder / f"{organ.organ}.nrrd"))
+    sitk.WriteImage(_image(labels), str(tmp_path / "labels.nrrd"))
+    sitk.WriteImage(_image(labels), str(tmp_path / "case_05.nrrd"))  # the prediction: the label map itself
+
+    by_label_map = _by_organ(evaluate_files(tmp_path / "labels.nrrd", tmp_path / "case_05.nrrd"))
+    for organ in ("Parotid_R", "Glnd_Submand_R"):
+        row = by_label_map[organ]
+        assert (row["dc"], row["hd95_mm"], row["sdice_2mm"], row["assd_mm"]) == (1.0, 0.0, 1.0, 0.0), organ
+    assert by_label_map["Parotid_R"]["ref_voxels"] == 1000 - 96
+
+    by_masks = _by_organ(evaluate_files(folder, tmp_path / "case_05.nrrd", case="case_05"))
+    assert by_masks["Glnd_Submand_R"]["dc"] == 1.0
+    assert by_masks["Parotid_R"]["dc"] == pytest.approx(dice_ceiling(1000, 96)) and dice_ceiling(1000, 96) < 0.96
+    assert by_masks["Parotid_R"]["ref_voxels"] == 1000 and by_masks["Parotid_R"]["hd95_mm"] > 0
+
+    resolved = evaluate_files(folder, tmp_path / "case_05.nrrd", case="case_05", resolve_overlaps=True)
+    _assert_same_rows(resolved, list(by_label_map.values()))
+
+    # The command line: a label map is scored as a label map, a folder mask by mask unless told otherwise.
+    argv = ["evaluate", "--pred", str(tmp_path / "case_05.nrrd")]
+    assert main([*argv, "--ref", str(tmp_path / "labels.nrrd"), "--out", str(tmp_path / "a.tsv")]) == 0
+    assert main([*argv, "--ref", str(folder), "--out", str(tmp_path / "b.tsv")]) == 0
+    assert main([*argv, "--ref", str(folder), "--resolve-overlaps", "--out", str(tmp_path / "c.tsv")]) == 0
+    a, b, c = (read_case_tables([tmp_path / f"{n}.tsv"]).set_index("organ") for n in "abc")
+    assert a.loc["Parotid_R", "dc"] == 1.0 and b.loc["Parotid_R", "dc"] < 0.96
+    pd.testing.assert_frame_equal(a, c)
 
 
 def test_grid_mismatch_names_both_files_and_resampling_fixes_it(case_files, fov_case):

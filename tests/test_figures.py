@@ -17,6 +17,7 @@ from figure_checks import assert_figure
 from hanseg import layout
 from hanseg.figures import cohort, images, results, style, surface
 from hanseg.provenance import NOT_INSTALLED, budget_kind, cuda_version, provenance, to_markdown, versions
+from hanseg.table2 import paper_table2
 
 
 def _image(array: np.ndarray, spacing=(1.0, 1.0, 2.0)) -> sitk.Image:
@@ -182,6 +183,43 @@ def test_boxplots_follow_table2_and_count_infinite_hd95(tmp_path):
     ]
     rows[0] |= {"dc": 0.0, "hd95_mm": math.inf}
     assert_figure(results.boxplots(pd.DataFrame(rows), tmp_path / "boxes.png"))
+
+
+def test_forest_plot_shows_every_verdict(tmp_path):
+    from hanseg.reproduction import VS_PAPER_COLUMNS
+
+    paper = paper_table2()
+    rng = np.random.default_rng(2)
+    verdicts = ["consistent", "lower", "higher", "n/a"]
+    rows = []
+    for index, row in enumerate(paper.itertuples(index=False)):
+        word = verdicts[index % 4]
+        dc, hd = row.dc_mean_pct + rng.normal(0, 3), row.hd95_mean_mm * rng.uniform(0.7, 1.5)
+        ci = (math.nan, math.nan) if word == "n/a" else (dc - 4, dc + 4)
+        rows.append(
+            {
+                "label": row.label,
+                "oar_name": row.oar_name,
+                "n": 11,
+                "n_paper": row.n,
+                "dc_mean_pct": dc,
+                "dc_ci_low_pct": ci[0],
+                "dc_ci_high_pct": ci[1],
+                "dc_mean_pct_paper": row.dc_mean_pct,
+                "dc_diff": dc - row.dc_mean_pct,
+                "dc_verdict": word,
+                "hd95_mean_mm": hd,
+                "hd95_ci_low_mm": hd - 1,
+                "hd95_ci_high_mm": hd + 1 + 60 * (index == 3),
+                "hd95_mean_mm_paper": row.hd95_mean_mm,
+                "hd95_diff": hd - row.hd95_mean_mm,
+                "hd95_verdict": word,
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(VS_PAPER_COLUMNS))
+    table.loc[table["dc_verdict"] == "n/a", ["dc_verdict", "hd95_verdict"]] = math.nan  # as pandas reads "n/a"
+    pixels = assert_figure(results.forest_plot(table, tmp_path / "forest.png", confidence=0.9), min_height=700)
+    assert pixels.shape[0] > pixels.shape[1] * 0.8  # one line per row of Table 2: a tall figure
 
 
 def test_registration_montage_and_tre(tmp_path):

@@ -73,8 +73,15 @@ def test_phantom_run_then_nothing_to_redo(workdir):
     # evaluation and Table 2
     per_case = pd.read_csv(results / "evaluation/per_case.tsv", sep="\t")
     assert sorted(per_case.case.unique()) == test_cases and len(per_case) == 30 * len(test_cases)
+    assert {"sdice_2mm", "assd_mm"} <= set(per_case.columns)
     table = (results / "evaluation/table2.md").read_text()
-    assert "| Parotid | Parotid glands (both) |" in table and "±" in table
+    assert "| Parotid | Parotid glands (both) |" in table and "±" in table and "population SD" in table
+    assert "| OAR | Name | N | sDice 2 mm (%) | ASSD (mm) |" in (results / "evaluation/table2_surface.md").read_text()
+    vs_paper = pd.read_csv(results / "evaluation/table2_vs_paper.csv", keep_default_na=False, na_values=["nan"])
+    assert {"dc_ci_low_pct", "hd95_ci_high_mm", "dc_verdict", "hd95_verdict"} <= set(vs_paper.columns)
+    assert set(vs_paper["dc_verdict"]) == {"n/a"}  # one test case: too few for an interval
+    ceiling = pd.read_csv(results / "evaluation/overlap_ceiling.csv")
+    assert set(ceiling["organ"]) <= set(per_case["organ"]) and (ceiling["dice_ceiling_min"] <= 1).all()
     _check_figures_tables_and_report(workdir, results)
     again = _snakemake(workdir, "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -86,6 +93,7 @@ FIGURES = (
     "figure3_organs_3d.png",
     "figure4_organs_overlay.png",
     "dc_hd95_boxplots.png",
+    "table2_vs_paper_forest.png",
     "registration_montage.png",
     "tre_per_case.png",  # the phantom's truth landmarks give a TRE
 )

@@ -202,7 +202,11 @@ def evaluation_inputs(wildcards):
     case = wildcards.case
     inputs = {"prediction": f"{RESULTS}/predictions/{case}.nrrd"}
     if config["evaluation"]["space"] == "resampled":
-        inputs["reference"] = f"{RESULTS}/cases/{case}/resampled/organs"
+        # labelmap: the training label map itself (one label per voxel); masks: each organ's full mask
+        reference = {"labelmap": "labels.nrrd", "masks": "organs"}
+        inputs["reference"] = (
+            f"{RESULTS}/cases/{case}/resampled/{reference[config['evaluation']['reference']]}"
+        )
         fov = f"{RESULTS}/cases/{case}/resampled/fov_mask.nrrd"
     else:
         inputs["record"] = case_record(wildcards)
@@ -214,6 +218,19 @@ def evaluation_inputs(wildcards):
 
 def evaluation_targets(wildcards):
     return expand(f"{RESULTS}/evaluation/cases/{{case}}.tsv", case=test_cases())
+
+
+def overlap_records(wildcards):
+    """Resampling's overlap counts and organ sizes of the test cases, for the Dice-ceiling table."""
+    cases = test_cases()
+    return {
+        "overlaps": expand(
+            f"{RESULTS}/cases/{{case}}/resampled/overlaps.tsv", case=cases
+        ),
+        "summaries": expand(
+            f"{RESULTS}/cases/{{case}}/resampled/resample.json", case=cases
+        ),
+    }
 
 
 TABLE2 = [f"{RESULTS}/evaluation/table2.{ext}" for ext in ("csv", "md", "tex")]
@@ -264,6 +281,8 @@ def figure_targets():
         f"{FIGURES}/figure3_organs_3d.png",
         f"{FIGURES}/figure4_organs_overlay.png",
         f"{FIGURES}/dc_hd95_boxplots.png",
+        f"{FIGURES}/table2_vs_paper_forest.png",
+        f"{RESULTS}/evaluation/overlap_ceiling.md",
         f"{FIGURES}/registration_montage.png",
         f"{RESULTS}/provenance.md",
     ]

@@ -1,4 +1,9 @@
-# The paper's evaluation: Dice and HD95 per organ inside the MR's field of view, then Table 2.
+# The paper's evaluation: Dice and HD95 (and the authors' surface Dice and ASSD) per organ inside the MR's field
+# of view, then Table 2, its comparison with the paper, and the Dice ceiling the overlap rule leaves.
+
+
+localrules:
+    overlap_ceiling,
 
 
 rule evaluate:
@@ -17,7 +22,10 @@ rule evaluate:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
         runtime=30,
     params:
-        evaluation=config["evaluation"],
+        space=config["evaluation"]["space"],
+        reference=config["evaluation"]["reference"],
+        min_fov_fraction=config["evaluation"]["min_volume_fraction"],
+        percentile=config["evaluation"]["hd_percentile"],
     script:
         "../scripts/evaluate.py"
 
@@ -46,9 +54,48 @@ rule aggregate:
             category="Evaluation",
             labels={"table": "Table 2 vs paper"},
         ),
+        surface_csv=f"{RESULTS}/evaluation/table2_surface.csv",
+        surface_md=report(
+            f"{RESULTS}/evaluation/table2_surface.md",
+            caption="../report/table2_surface.rst",
+            category="Evaluation",
+            labels={"table": "surface Dice and ASSD"},
+        ),
     log:
         "logs/aggregate.log",
     conda:
         "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        resamples=config["evaluation"]["bootstrap"]["resamples"],
+        seed=config["evaluation"]["bootstrap"]["seed"],
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+        min_cases=config["evaluation"]["bootstrap"]["min_cases"],
     script:
         "../scripts/aggregate.py"
+
+
+rule overlap_ceiling:
+    input:
+        unpack(overlap_records),
+    output:
+        csv=f"{RESULTS}/evaluation/overlap_ceiling.csv",
+        md=report(
+            f"{RESULTS}/evaluation/overlap_ceiling.md",
+            caption="../report/overlap_ceiling.rst",
+            category="Evaluation",
+            labels={"table": "overlap rule and Dice ceiling"},
+        ),
+    log:
+        "logs/overlap_ceiling.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/overlap_ceiling.py"

@@ -8,6 +8,7 @@ localrules:
     figure3,
     figure4,
     results_boxplots,
+    forest_plot,
     registration_montage,
     tre_per_case,
     provenance,
@@ -160,6 +161,31 @@ rule results_boxplots:
         runtime=10,
     script:
         "../scripts/results_boxplots.py"
+
+
+rule forest_plot:
+    input:
+        vs_paper=f"{RESULTS}/evaluation/table2_vs_paper.csv",
+    output:
+        png=report(
+            f"{FIGURES}/table2_vs_paper_forest.png",
+            caption="../report/forest_plot.rst",
+            category="Figures",
+            subcategory="Results",
+            labels={"figure": "our CIs vs the paper", "case": "test cases"},
+        ),
+    log:
+        "logs/forest_plot.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+    script:
+        "../scripts/forest_plot.py"
 
 
 rule registration_montage:

@@ -1,12 +1,19 @@
 from pathlib import Path
 
+from hanseg.per_case import aggregate
+from hanseg.reproduction import Bootstrap, write_tables
 from hanseg.rulelog import run
-from hanseg.tables import aggregate, table2, write_table2
 
 
 def main(snakemake):
     per_case = aggregate(snakemake.input.tables, snakemake.output.per_case)
-    write_table2(table2(per_case), Path(snakemake.output.table2_csv).parent)
+    options = Bootstrap(
+        resamples=snakemake.params.resamples,
+        seed=snakemake.params.seed,
+        confidence=snakemake.params.confidence,
+        min_cases=snakemake.params.min_cases,
+    )
+    write_tables(per_case, Path(snakemake.output.table2_csv).parent, options)
 
 
 run(snakemake, main)  # noqa: F821

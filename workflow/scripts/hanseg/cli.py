@@ -127,7 +127,8 @@ def cmd_resample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate_files, write_case_table
+    from .evaluation_files import evaluate_files
+    from .per_case import write_case_table
 
     rows = evaluate_files(
         args.ref,
@@ -137,6 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         min_fov_fraction=args.min_fov_fraction,
         percentile=args.percentile,
         resample_prediction=args.resample_prediction,
+        resolve_overlaps=args.resolve_overlaps,
     )
     write_case_table(rows, args.out)
     scored = [r for r in rows if r["evaluated"]]
@@ -145,10 +147,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_table2(args: argparse.Namespace) -> None:
-    from .evaluation import read_case_tables
-    from .tables import table2, write_table2
+    from .per_case import read_case_tables
+    from .reproduction import Bootstrap, write_tables
 
-    paths = write_table2(table2(read_case_tables(args.per_case)), args.out_dir)
+    options = Bootstrap(resamples=args.resamples, seed=args.seed, confidence=args.confidence, min_cases=args.min_cases)
+    paths = write_tables(read_case_tables(args.per_case), args.out_dir, options)
     print(paths["table2.md"])
 
 
@@ -258,11 +261,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bring the prediction onto the reference grid (nearest neighbour) instead of failing",
     )
+    p.add_argument(
+        "--resolve-overlaps",
+        action="store_true",
+        help="with a folder of reference masks: score the label map the training rule makes of them (the smaller "
+        "organ keeps shared voxels) instead of each full mask",
+    )
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("table2", help="the paper's Table 2 (csv, md, tex) and the comparison with its numbers")
+    p = sub.add_parser(
+        "table2",
+        help="the paper's Table 2 (csv, md, tex), the surface-metric table and the comparison with the paper "
+        "(bootstrap CIs, verdicts)",
+    )
     p.add_argument("per_case", type=Path, nargs="+", help="per-case TSVs (hanseg evaluate's, or per_case.tsv)")
     p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the CIs (default 0.95)")
+    p.add_argument("--min-cases", type=int, default=5, help="fewer test cases with the organ: verdict n/a (default 5)")
     p.set_defaults(func=cmd_table2)
     return parser
 

@@ -6,8 +6,9 @@
   bounding box, so memory stays bounded and small structures (cochleae, chiasm, optic nerves) survive: an organ that
   would vanish at 0.5 keeps the voxels at or above half of its largest interpolated value.
 - The label map uses the official ids 1..30. Where organs overlap, the smaller organ (fewer voxels on the target
-  grid; ties: lower id) wins, so a small structure is never swallowed by a large one. Overlapping voxels are counted
-  per organ pair, and the per-organ masks are kept, because evaluation scores the original organs.
+  grid; ties: lower id) wins, so a small structure is never swallowed by a large one (the rule lives in
+  :mod:`hanseg.overlaps`). Overlapping voxels are counted per organ pair, and the per-organ masks are kept, for
+  evaluation against the masks (``evaluation.reference: masks``) and the Dice-ceiling report.
 - The direction matrices must be axial and diagonal: left-right stays the array's x axis (nnU-Net's mirroring fix
   relies on it).
 """
@@ -24,6 +25,7 @@ import SimpleITK as sitk
 
 from . import layout
 from .images import write_image
+from .overlaps import label_map_keeps, paint_order
 from .registration import check_axial, largest_component
 
 log = logging.getLogger(__name__)
@@ -143,10 +145,11 @@ def resample_organ(mask: sitk.Image, reference: sitk.Image, organ: str) -> Organ
 def build_label_map(organs: list[OrganOnGrid], shape_zyx: tuple[int, int, int]) -> tuple[np.ndarray, list[dict]]:
     """uint8 label map with the official ids, and the overlapping voxel count of every overlapping organ pair."""
     labels = np.zeros(shape_zyx, dtype=np.uint8)
-    # Paint large organs first so smaller ones end on top; ties broken by the label id, for determinism.
-    order = sorted(organs, key=lambda o: (-o.voxels, -layout.LABEL_IDS[o.organ]))
-    for organ in order:
-        labels[organ.slices()][organ.mask_zyx] = layout.LABEL_IDS[organ.organ]
+    voxels = {o.organ: o.voxels for o in organs}
+    by_name = {o.organ: o for o in organs}
+    for name in paint_order(voxels):  # the organ that keeps shared voxels is painted last
+        organ = by_name[name]
+        labels[organ.slices()][organ.mask_zyx] = layout.LABEL_IDS[name]
     overlaps = []
     for i, a in enumerate(organs):
         for b in organs[i + 1 :]:
@@ -162,11 +165,7 @@ def build_label_map(organs: list[OrganOnGrid], shape_zyx: tuple[int, int, int]) 
             ]
             count = int((part_a & part_b).sum())
             if count:
-                winner = (
-                    a.organ
-                    if (a.voxels, -layout.LABEL_IDS[a.organ]) < (b.voxels, -layout.LABEL_IDS[b.organ])
-                    else b.organ
-                )
+                winner = label_map_keeps(a.organ, b.organ, voxels)
                 overlaps.append({"organ_a": a.organ, "organ_b": b.organ, "voxels": count, "label_map_keeps": winner})
     return labels, overlaps
 

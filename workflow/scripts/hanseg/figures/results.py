@@ -11,7 +11,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from ..qc import CT_WINDOW, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
-from ..tables import paper_table2
+from ..table2 import paper_table2
 from .style import ORGAN_COLOURS, bare, pyplot, save, scale_bar
 
 # AAPM TG-132 (the paper's reference): mean TRE below 2 mm and maximum below 5 mm; the paper's own mean 1.5 mm.
@@ -96,6 +96,62 @@ def boxplots(per_case: pd.DataFrame, out_png: Path | str) -> Path:
     hd_ax.set_xticks(positions, organs["label"], rotation=60, ha="right", fontsize=8)
     fig.suptitle(
         f"Dice and HD95 per organ over {n} test case{'s' if n != 1 else ''} (boxes) vs. the paper", fontsize=12
+    )
+    return save(fig, out_png)
+
+
+#: Colour of our mean and CI per verdict (the paper's mean is always a red diamond).
+VERDICT_COLOURS = {"consistent": "#3b75af", "lower": "#e07b00", "higher": "#8e44ad", "n/a": "#9a9a9a"}
+
+
+def forest_plot(vs_paper: pd.DataFrame, out_png: Path | str, *, confidence: float = 0.95) -> Path:
+    """Per Table 2 row: our mean DC and HD95 with their bootstrap CI (coloured by verdict) and the paper's mean.
+
+    `vs_paper` is ``table2_vs_paper.csv`` (:data:`hanseg.reproduction.VS_PAPER_COLUMNS`); rows in its order, top
+    to bottom, pooled "both" rows in italics.
+    """
+    plt = pyplot()
+    rows = vs_paper.reset_index(drop=True)
+    pooled = set(paper_table2().query("pooled_from != ''")["label"])
+    y = np.arange(len(rows))[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.26 * len(rows) + 2.2), sharey=True, layout="constrained")
+    summaries = []
+    for ax, metric, unit, xlabel in (
+        (axes[0], "dc", "pct", "DC (%)"),
+        (axes[1], "hd95", "mm", "HD95 (mm)"),
+    ):
+        mean = rows[f"{metric}_mean_{unit}"].to_numpy(float)
+        low, high = rows[f"{metric}_ci_low_{unit}"].to_numpy(float), rows[f"{metric}_ci_high_{unit}"].to_numpy(float)
+        paper_column = "dc_mean_pct_paper" if metric == "dc" else "hd95_mean_mm_paper"
+        verdicts = rows[f"{metric}_verdict"].fillna("n/a").astype(str)  # pandas reads "n/a" as NaN
+        for word, colour in VERDICT_COLOURS.items():
+            chosen = (verdicts == word).to_numpy()
+            if not chosen.any():
+                continue
+            has_ci = chosen & np.isfinite(low)
+            ax.hlines(y[has_ci], low[has_ci], high[has_ci], color=colour, linewidth=2.2)
+            ax.scatter(mean[chosen], y[chosen], s=22, color=colour, zorder=3, label=f"ours: {word} ({chosen.sum()})")
+        ax.scatter(rows[paper_column], y, marker="D", s=26, color="red", zorder=4, label="paper (14 test cases)")
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left" if metric == "dc" else "lower right")
+        counts = verdicts.value_counts()
+        summaries.append(
+            f"{xlabel.split()[0]}: " + ", ".join(f"{counts[w]} {w}" for w in VERDICT_COLOURS if w in counts)
+        )
+    if np.nanmax([*rows["hd95_ci_high_mm"], *rows["hd95_mean_mm"], 10.0]) > 30:
+        axes[1].set_xscale("symlog", linthresh=10.0)  # a failed organ's HD95 must not squash the others
+    axes[0].set_yticks(y, rows["label"], fontsize=8)
+    for tick, label in zip(axes[0].get_yticklabels(), rows["label"], strict=True):
+        if label in pooled:
+            tick.set_fontstyle("italic")
+    axes[0].set_ylim(-0.8, len(rows) - 0.2)
+    single = rows.loc[~rows["label"].isin(pooled), "n"]
+    n_cases = int(single.max()) if len(single) else 0
+    fig.suptitle(
+        f"Our mean and {100 * confidence:g} % bootstrap CI per organ (up to {n_cases} evaluated test cases) against"
+        f" the paper's mean\n{'; '.join(summaries)}",
+        fontsize=10,
     )
     return save(fig, out_png)
 

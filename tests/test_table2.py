@@ -10,8 +10,18 @@ import pandas as pd
 import pytest
 
 import hanseg
-from hanseg.evaluation import COLUMNS, write_case_table
-from hanseg.tables import TABLE2_COLUMNS, VS_PAPER_COLUMNS, aggregate, paper_table2, table2, write_table2
+from hanseg.evaluation import COLUMNS
+from hanseg.per_case import aggregate, write_case_table
+from hanseg.table2 import (
+    SURFACE_COLUMNS,
+    TABLE2_COLUMNS,
+    paper_table2,
+    surface_markdown,
+    surface_table,
+    table2,
+    write_surface_table,
+    write_table2,
+)
 
 INF = math.inf
 NAN = math.nan
@@ -42,6 +52,9 @@ def _per_case(rows=HAND) -> pd.DataFrame:
             "organ": organ,
             "dc": dc,
             "hd95_mm": hd,
+            # The surface metrics follow the volume ones in these hand-made rows (inf stays inf, nan nan).
+            "sdice_2mm": dc * 0.9,
+            "assd_mm": hd / 3,
             "ref_voxels": 100,
             "pred_voxels": 0 if hd == INF else 90,
             "fov_fraction": 1.0,
@@ -54,16 +67,16 @@ def _per_case(rows=HAND) -> pd.DataFrame:
 
 
 def _expected(*organs: str) -> dict:
-    """N, means, sample SDs and the inf count, computed with the standard library."""
+    """N, means, population SDs and the inf count, computed with the standard library."""
     chosen = [row for row in HAND if row[1] in organs and row[4]]
     dc = [100 * row[2] for row in chosen]
     hd = [row[3] for row in chosen if row[3] != INF]
     return {
         "n": len(chosen),
         "dc_mean_pct": statistics.mean(dc) if dc else NAN,
-        "dc_sd_pct": statistics.stdev(dc) if len(dc) > 1 else NAN,
+        "dc_sd_pct": statistics.pstdev(dc) if len(dc) > 1 else NAN,
         "hd95_mean_mm": statistics.mean(hd) if hd else NAN,
-        "hd95_sd_mm": statistics.stdev(hd) if len(hd) > 1 else NAN,
+        "hd95_sd_mm": statistics.pstdev(hd) if len(hd) > 1 else NAN,
         "hd95_infinite": sum(row[3] == INF for row in chosen),
     }
 
@@ -108,7 +121,7 @@ def test_table2_statistics_pooled_rows_and_infinite_hd95():
     assert indexed.loc["Parotid", "n"] == 6 and indexed.loc["Parotid", "hd95_infinite"] == 1
     assert indexed.loc["Parotid", "dc_mean_pct"] == pytest.approx((80 + 90 + 0 + 85 + 70 + 88) / 6)
     assert indexed.loc["Parotid", "hd95_mean_mm"] == pytest.approx((3 + 5 + 4 + 6.5 + 2.5) / 5)
-    assert indexed.loc["Parotid_L", "hd95_sd_mm"] == pytest.approx(math.sqrt(2))  # ddof=1 of (3, 5)
+    assert indexed.loc["Parotid_L", "hd95_sd_mm"] == pytest.approx(1.0)  # ddof=0 of (3, 5); ddof=1 would be 1.41
     assert indexed.loc["Brainstem", "n"] == 1 and math.isnan(indexed.loc["Brainstem", "dc_sd_pct"])
 
 
@@ -124,7 +137,7 @@ def test_written_tables(tmp_path):
     table = table2(_per_case())
     paths = write_table2(table, tmp_path / "evaluation")
     assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(
-        ["table2.csv", "table2.md", "table2.tex", "table2_vs_paper.csv"]
+        ["table2.csv", "table2.md", "table2.tex"]
     )
     assert paths["table2.md"] == tmp_path / "evaluation/table2.md"
 
@@ -134,25 +147,18 @@ def test_written_tables(tmp_path):
 
     md = paths["table2.md"].read_text()
     assert md.startswith("| OAR | Name | N | DC (%) | HD95 (mm) |")
-    assert "| Parotid_L | Parotid gland (left) | 3 | 56.7 ± 49.3 | 4.0 ± 1.4 (+1 ∞) |" in md
+    assert "| Parotid_L | Parotid gland (left) | 3 | 56.7 ± 40.3 | 4.0 ± 1.0 (+1 ∞) |" in md
     assert "| Brainstem | Brainstem | 1 | 91.0 ± – | 2.0 ± – |" in md
     assert "| Lips | Lips | 0 | – | – |" in md
     assert "left out of the HD95 mean and SD" in md and "included in the DC mean" in md  # the footnote
 
     tex = paths["table2.tex"].read_text()
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "\\begin{tabular}" in tex
-    assert "Parotid\\_L & Parotid gland (left) & 3 & 56.7 $\\pm$ 49.3 & 4.0 $\\pm$ 1.4 (+1 $\\infty$) \\\\" in tex
+    assert "Parotid\\_L & Parotid gland (left) & 3 & 56.7 $\\pm$ 40.3 & 4.0 $\\pm$ 1.0 (+1 $\\infty$) \\\\" in tex
     assert re.search(r"(?<!\\)_", tex) is None  # every underscore escaped
     assert "±" not in tex and "∞" not in tex and "left out of the HD95 mean" in tex and "N $<$ 2" in tex
 
-    vs = pd.read_csv(paths["table2_vs_paper.csv"])
-    assert list(vs.columns) == list(VS_PAPER_COLUMNS)
-    paper = paper_table2().set_index("label")
-    row = vs.set_index("label").loc["Parotid"]
-    assert row["n"] == 6 and row["n_paper"] == 28
-    assert row["dc_diff"] == pytest.approx(413 / 6 - paper.loc["Parotid", "dc_mean_pct"], abs=5e-4)
-    assert row["hd95_diff"] == pytest.approx(21 / 5 - paper.loc["Parotid", "hd95_mean_mm"], abs=5e-4)
-    assert math.isnan(vs.set_index("label").loc["Lips", "dc_diff"])
+    assert "population SD" in md and "ddof = 0" in tex
 
 
 def test_aggregate_concatenates_sorted_case_tables(tmp_path):
@@ -172,3 +178,81 @@ def test_aggregate_concatenates_sorted_case_tables(tmp_path):
     pd.testing.assert_frame_equal(table2(result), table2(frame))
     with pytest.raises(ValueError, match="also in"):
         aggregate([paths[0], paths[0]], tmp_path / "twice.tsv")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The evidence for the population SD: the paper's pooled rows rebuilt from its left and right rows.
+# ---------------------------------------------------------------------------------------------------------
+
+HALF = 0.05  # the paper prints one decimal
+
+
+def _pooled_sd_range(sides: list[tuple[int, float, float]], ddof: int) -> tuple[float, float]:
+    """Lowest and highest SD of the pooled rows over every left/right mean and SD the printed values round from.
+
+    Pooling two groups: sum of squares = each side's SD² x (n - ddof) plus n1 n2 / N x (mean gap)², over N - ddof.
+    It grows with both SDs and with the gap of the means, so the bounds lie at the corners of the rounding box
+    (each SD ± 0.05, the gap ± 0.1).
+    """
+    (n1, m1, s1), (n2, m2, s2) = sides
+    n, gap = n1 + n2, abs(m1 - m2)
+
+    def pooled(sd1: float, sd2: float, d: float) -> float:
+        return math.sqrt((sd1**2 * (n1 - ddof) + sd2**2 * (n2 - ddof) + n1 * n2 / n * d**2) / (n - ddof))
+
+    low = pooled(max(s1 - HALF, 0.0), max(s2 - HALF, 0.0), max(gap - 2 * HALF, 0.0))
+    return low, pooled(s1 + HALF, s2 + HALF, gap + 2 * HALF)
+
+
+def test_paper_pooled_rows_are_rebuilt_only_with_the_population_sd():
+    """All 16 pooled SDs of the paper's Table 2 (8 pooled organs x DC, HD95) are reachable from its left and right
+    rows with ddof = 0; with ddof = 1 five DC SDs are out of reach at any rounding of the inputs."""
+    paper = pd.read_csv(Path(hanseg.__file__).parent / "data/paper_table2.csv", dtype={"pooled_from": str})
+    paper = paper.assign(pooled_from=paper["pooled_from"].fillna("")).set_index("label")
+    pooled_rows = paper.loc[paper["pooled_from"] != ""]
+    assert len(pooled_rows) == 8
+    unreachable = {0: [], 1: []}
+    for label, row in pooled_rows.iterrows():
+        left, right = row["pooled_from"].split(";")
+        assert row["n"] == paper.loc[left, "n"] + paper.loc[right, "n"], label
+        for mean, sd in (("dc_mean_pct", "dc_std_pct"), ("hd95_mean_mm", "hd95_std_mm")):
+            sides = [
+                (int(paper.loc[s, "n"]), float(paper.loc[s, mean]), float(paper.loc[s, sd])) for s in (left, right)
+            ]
+            pooled_mean = sum(n * m for n, m, _ in sides) / row["n"]
+            assert abs(pooled_mean - row[mean]) <= 2 * HALF + 1e-9, (label, mean)  # the means pool either way
+            for ddof in (0, 1):
+                low, high = _pooled_sd_range(sides, ddof)
+                if not (low <= row[sd] + HALF and high >= row[sd] - HALF):
+                    unreachable[ddof].append(f"{label} {sd}")
+    assert unreachable[0] == []
+    assert sorted(unreachable[1]) == [
+        "Cochlea dc_std_pct",
+        "Eye_A dc_std_pct",
+        "Glnd_Lacrimal dc_std_pct",
+        "Glnd_Submand dc_std_pct",
+        "OpticNrv dc_std_pct",
+    ]
+
+
+def test_surface_table_has_table2_rows_and_statistics(tmp_path):
+    table = surface_table(_per_case())
+    assert list(table.columns) == list(SURFACE_COLUMNS) and list(table["label"]) == list(paper_table2()["label"])
+    parotid = table.set_index("label").loc["Parotid"]
+    sdice = [90 * row[2] for row in HAND if row[1].startswith("Parotid") and row[4]]
+    assd = [row[3] / 3 for row in HAND if row[1].startswith("Parotid") and row[4] and row[3] != INF]
+    assert parotid["n"] == 6 and parotid["assd_infinite"] == 1
+    assert parotid["sdice_mean_pct"] == pytest.approx(statistics.mean(sdice))
+    assert parotid["sdice_sd_pct"] == pytest.approx(statistics.pstdev(sdice))
+    assert parotid["assd_mean_mm"] == pytest.approx(statistics.mean(assd))
+    assert parotid["assd_sd_mm"] == pytest.approx(statistics.pstdev(assd))
+    md = surface_markdown(table)
+    assert md.startswith("| OAR | Name | N | sDice 2 mm (%) | ASSD (mm) |") and "Not in the paper's Table 2" in md
+    assert "| Parotid_L | Parotid gland (left) | 3 | 51.0 ± 36.2 | 1.3 ± 0.3 (+1 ∞) |" in md
+    paths = write_surface_table(table, tmp_path)
+    assert sorted(p.name for p in paths.values()) == ["table2_surface.csv", "table2_surface.md"]
+    assert list(pd.read_csv(paths["table2_surface.csv"]).columns) == list(SURFACE_COLUMNS)
+    broken = _per_case().assign(sdice_2mm=math.nan)
+    table2(broken)  # Table 2 itself needs only DC and HD95
+    with pytest.raises(ValueError, match="no score"):
+        surface_table(broken)
