@@ -27,4 +27,5 @@ rule all:
         all_targets(),
         prediction_targets,
         f"{RESULTS}/evaluation/table2.md",
+        f"{RESULTS}/evaluation/laterality.md",
         figure_targets(),

@@ -182,3 +182,37 @@ def test_the_augmentation_check_sees_left_right_mirroring(nnunet_root):
 
     checked, swapped = _left_right_order(nnUNetTrainer, nnunet_root)
     assert checked > 20 and swapped > 0
+
+
+def test_derived_plans_shrink_the_network_and_keep_the_preprocessing(nnunet_root, tmp_path):
+    from hanseg.nnunet.plan import derive_plans, write_derived_plans
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    own = preprocessed / "nnUNetPlans.json"
+    before = own.read_bytes()
+    plans = json.loads(before)
+    arch_before = plans["configurations"][CONFIGURATION]["architecture"]["arch_kwargs"]
+    stages = arch_before["n_stages"]
+    downsampling = [int(np.prod([s[axis] for s in arch_before["strides"][:3]])) for axis in range(3)]
+    patch = [2 * d for d in downsampling]
+    overrides = {"name": "nnUNetPlans_small", "features_per_stage": [4, 8, 16], "patch_size": patch, "batch_size": 3}
+    target = write_derived_plans(own, CONFIGURATION, overrides, preprocessed / "nnUNetPlans_small.json")
+    derived = json.loads(target.read_text())
+    config = derived["configurations"][CONFIGURATION]
+    arch = config["architecture"]["arch_kwargs"]
+    assert derived["plans_name"] == "nnUNetPlans_small" and own.read_bytes() == before  # nnU-Net's own untouched
+    assert arch["n_stages"] == 3 and arch["features_per_stage"] == [4, 8, 16]
+    assert len(arch["strides"]) == len(arch["kernel_sizes"]) == len(arch["n_conv_per_stage"]) == 3
+    assert len(arch["n_conv_per_stage_decoder"]) == 2
+    assert config["patch_size"] == patch and config["batch_size"] == 3
+    assert config["data_identifier"] == plans["configurations"][CONFIGURATION]["data_identifier"]  # shared data
+    assert stages > 3
+
+    with pytest.raises(ValueError, match="multiple of the network's downsampling"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans_bad", {"patch_size": [p + 1 for p in patch]})
+    with pytest.raises(ValueError, match="unknown keys"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans_bad", {"learning_rate": 1})
+    with pytest.raises(ValueError, match="must differ"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans", {"batch_size": 1})
+    with pytest.raises(ValueError, match="beside"):
+        write_derived_plans(own, CONFIGURATION, overrides, tmp_path / "nnUNetPlans_small.json")

@@ -144,7 +144,22 @@ def registration_dir(wildcards):
 NNUNET = config["nnunet"]
 NNUNET_ROOT = f"{RESULTS}/nnunet"
 NNUNET_DATASET = f"Dataset{NNUNET['dataset_id']:03d}_{NNUNET['dataset_name']}"
-NNUNET_MODEL = f"{NNUNET_ROOT}/results/{NNUNET_DATASET}/HanSegTrainer__nnUNetPlans__{NNUNET['configuration']}"
+# nnU-Net's own plans, or the smaller plans derived from them (nnunet.plans_overrides: the CPU demo and tests).
+NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", "nnUNetPlans")
+NNUNET_PREPROCESSED = f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}"
+NNUNET_MODEL = f"{NNUNET_ROOT}/results/{NNUNET_DATASET}/{NNUNET['trainer']}__{NNUNET_PLANS}__{NNUNET['configuration']}"
+
+
+def nnunet_root_of(wildcards, input):
+    """nnU-Net's root folder as the job sees its plans file (<root>/preprocessed/<dataset>/<plans>.json).
+
+    Derived from the job's own input, not hard-coded, so that a storage plugin's path prefix carries over.
+    """
+    return str(Path(input.plans).parents[2])
+
+
+def nnunet_root_of_output(wildcards, output):
+    return str(Path(output.plans).parents[2])
 SPLIT_TSV = f"{RESULTS}/split/split.tsv"
 
 
@@ -218,6 +233,10 @@ def evaluation_inputs(wildcards):
 
 def evaluation_targets(wildcards):
     return expand(f"{RESULTS}/evaluation/cases/{{case}}.tsv", case=test_cases())
+
+
+def laterality_targets(wildcards):
+    return expand(f"{RESULTS}/evaluation/laterality/{{case}}.tsv", case=test_cases())
 
 
 def overlap_records(wildcards):

@@ -4,6 +4,7 @@
 
 localrules:
     overlap_ceiling,
+    laterality_summary,
 
 
 rule evaluate:
@@ -99,3 +100,46 @@ rule overlap_ceiling:
         runtime=10,
     script:
         "../scripts/overlap_ceiling.py"
+
+
+rule laterality:
+    # Is every predicted left organ on the patient's left of its right partner? Catches a mirrored prediction that
+    # Dice alone can hide (symmetric pairs).
+    input:
+        prediction=f"{RESULTS}/predictions/{{case}}.nrrd",
+        reference=f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd",
+    output:
+        table=f"{RESULTS}/evaluation/laterality/{{case}}.tsv",
+    log:
+        "logs/laterality/{case}.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=10,
+    script:
+        "../scripts/laterality.py"
+
+
+rule laterality_summary:
+    input:
+        tables=laterality_targets,
+    output:
+        table=f"{RESULTS}/evaluation/laterality.tsv",
+        summary=report(
+            f"{RESULTS}/evaluation/laterality.md",
+            caption="../report/laterality.rst",
+            category="Evaluation",
+            labels={"table": "left/right check"},
+        ),
+    log:
+        "logs/laterality_summary.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/laterality_summary.py"

@@ -29,9 +29,10 @@ rule nnunet_plan_preprocess:
         dataset_json=f"{NNUNET_ROOT}/raw/{NNUNET_DATASET}/dataset.json",
         split=SPLIT_TSV,
     output:
-        # Files, not directory(): Snakemake's marker file inside the folder would break nnU-Net's loader.
-        plans=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/nnUNetPlans.json",
-        fingerprint=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/dataset_fingerprint.json",
+        # Files, not directory(): Snakemake's marker file inside the folder would break nnU-Net's loader. With
+        # plans_overrides, nnU-Net's own nnUNetPlans.json is written beside the declared plans (an nnU-Net internal).
+        plans=f"{NNUNET_PREPROCESSED}/{NNUNET_PLANS}.json",
+        fingerprint=f"{NNUNET_PREPROCESSED}/dataset_fingerprint.json",
     log:
         "logs/nnunet_plan_preprocess.log",
     benchmark:
@@ -43,16 +44,22 @@ rule nnunet_plan_preprocess:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=240,
     params:
-        nnunet=NNUNET,
+        root=nnunet_root_of_output,
+        dataset_id=NNUNET["dataset_id"],
+        dataset_name=NNUNET["dataset_name"],
+        configuration=NNUNET["configuration"],
+        plans_overrides=NNUNET["plans_overrides"],
+        gpu_memory_target_gb=NNUNET["gpu_memory_target_gb"],
         method=config["split"]["method"],
     script:
         "../scripts/nnunet_plan_preprocess.py"
 
 
 rule nnunet_train:
-    # Inputs stay minimal so that edits elsewhere (figures, evaluation) never retrain a model.
+    # Inputs and params stay minimal so that edits elsewhere (figures, evaluation) never retrain a model. How a job
+    # runs (nnunet.device, nnunet.checkpoint_every) is read from the config at run time: changing it redoes nothing.
     input:
-        plans=f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}/nnUNetPlans.json",
+        plans=f"{NNUNET_PREPROCESSED}/{NNUNET_PLANS}.json",
     output:
         # Only the final checkpoint is declared: Snakemake deletes declared outputs before a job starts, and the
         # retry after a time limit must find nnU-Net's checkpoint_latest.pth to resume from.
@@ -67,7 +74,15 @@ rule nnunet_train:
     resources:
         **train_resources(),
     params:
-        nnunet=NNUNET,
+        root=nnunet_root_of,
+        dataset_id=NNUNET["dataset_id"],
+        dataset_name=NNUNET["dataset_name"],
+        configuration=NNUNET["configuration"],
+        trainer=NNUNET["trainer"],
+        epochs=NNUNET["epochs"],
+        iterations_per_epoch=NNUNET["iterations_per_epoch"],
+        val_iterations_per_epoch=NNUNET["val_iterations_per_epoch"],
+        final_validation=NNUNET["final_validation"],
     script:
         "../scripts/nnunet_train.py"
 
@@ -88,7 +103,8 @@ rule nnunet_predict:
         mem_mb=lambda wildcards, attempt: 16000 * attempt,
         runtime=60,
     params:
+        model=lambda wildcards, input: str(Path(input.checkpoint).parents[1]),
+        fold=lambda wildcards: fold_of(wildcards.case),
         channels=NNUNET["channels"],
-        device=NNUNET["device"],
     script:
         "../scripts/nnunet_predict.py"

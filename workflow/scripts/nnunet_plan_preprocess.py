@@ -1,23 +1,25 @@
 from pathlib import Path
 
-from hanseg.nnunet.plan import plan_and_preprocess
+from hanseg.nnunet.plan import plan_and_preprocess, write_derived_plans
 from hanseg.rulelog import run
 from hanseg.splits import read_split, write_nnunet_folds
 
 
 def main(snakemake):
-    options = snakemake.params.nnunet
-    plans = plan_and_preprocess(
-        Path(snakemake.input.dataset_json).parents[2],  # <root>/<raw|preprocessed>/<dataset>/<file>
-        options["dataset_id"],
-        options["dataset_name"],
-        options["configuration"],
+    params = snakemake.params
+    nnunet_plans = plan_and_preprocess(
+        params.root,
+        params.dataset_id,
+        params.dataset_name,
+        params.configuration,
         processes=snakemake.threads,
-        gpu_memory_target_gb=options["gpu_memory_target_gb"],
+        gpu_memory_target_gb=params.gpu_memory_target_gb,
     )
-    if snakemake.params.method == "cv":
+    if params.plans_overrides:
+        write_derived_plans(nnunet_plans, params.configuration, params.plans_overrides, snakemake.output.plans)
+    if params.method == "cv":
         # nnU-Net would draw its own random folds; ours are stratified and shared with the evaluation.
-        write_nnunet_folds(read_split(snakemake.input.split), Path(plans).parent / "splits_final.json")
+        write_nnunet_folds(read_split(snakemake.input.split), Path(snakemake.output.plans).parent / "splits_final.json")
 
 
 if __name__ == "__main__":  # nnU-Net starts worker processes

@@ -1,15 +1,12 @@
-from pathlib import Path
-
 from hanseg.nnunet.predict import Predictor
 from hanseg.rulelog import run
 
 
 def main(snakemake):
-    checkpoint = Path(snakemake.input.checkpoint)
     predictor = Predictor(
-        checkpoint.parent.parent,
-        [checkpoint.parent.name.removeprefix("fold_")],
-        device=snakemake.params.device,
+        snakemake.params.model,
+        [snakemake.params.fold],
+        device=snakemake.config["nnunet"]["device"],  # how the job runs, not what it computes: not a param
         threads=snakemake.threads,
     )
     channels = {"CT": snakemake.input.ct, "MR": snakemake.input.mr}

@@ -31,11 +31,15 @@ def dataset_folder_name(dataset_id: int, dataset_name: str) -> str:
     return f"Dataset{dataset_id:03d}_{dataset_name}"
 
 
-def model_folder(nnunet_root: Path | str, dataset_id: int, dataset_name: str, configuration: str) -> Path:
+def model_folder(
+    nnunet_root: Path | str,
+    dataset_id: int,
+    dataset_name: str,
+    configuration: str,
+    *,
+    trainer: str = TRAINER_NAME,
+    plans: str = PLANS_NAME,
+) -> Path:
     """Where nnU-Net puts the trainer's folds: results/Dataset.../<trainer>__<plans>__<configuration>."""
-    return (
-        Path(nnunet_root)
-        / "results"
-        / dataset_folder_name(dataset_id, dataset_name)
-        / f"{TRAINER_NAME}__{PLANS_NAME}__{configuration}"
-    )
+    dataset = dataset_folder_name(dataset_id, dataset_name)
+    return Path(nnunet_root) / "results" / dataset / f"{trainer}__{plans}__{configuration}"

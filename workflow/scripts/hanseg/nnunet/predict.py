@@ -32,7 +32,7 @@ class Predictor:
         from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
         from .train import resolve_device
-        from .trainer import HanSegTrainer
+        from .trainer import TRAINERS
 
         torch_device = resolve_device(device)
         if torch_device.type == "cpu":
@@ -49,10 +49,10 @@ class Predictor:
             trainer_name = checkpoint["trainer_name"]
             configuration = checkpoint["init_args"]["configuration"]
             mirror_axes = checkpoint.get("inference_allowed_mirroring_axes")
-        if trainer_name != HanSegTrainer.__name__:
-            raise ValueError(f"{model_dir}: trained with {trainer_name}, expected {HanSegTrainer.__name__}")
+        if trainer_name not in TRAINERS:
+            raise ValueError(f"{model_dir}: trained with {trainer_name}, not one of the workflow's {sorted(TRAINERS)}")
         configuration_manager = plans_manager.get_configuration(configuration)
-        network = HanSegTrainer.build_network_architecture(
+        network = TRAINERS[trainer_name].build_network_architecture(
             plans_manager,
             configuration_manager,
             determine_num_input_channels(plans_manager, configuration_manager, dataset_json),

@@ -13,7 +13,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import dataset_folder_name, model_folder, set_roots
+from ..atomic import write_text_atomic
+from . import PLANS_NAME, TRAINER_NAME, dataset_folder_name, model_folder, set_roots
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def train_fold(
     configuration: str,
     fold: str | int,
     *,
+    plans_file: Path | str | None = None,
+    trainer: str = TRAINER_NAME,
+    expected_checkpoint: Path | str | None = None,
     device: str = "cuda",
     threads: int = 1,
     epochs: int = 1000,
@@ -50,7 +54,11 @@ def train_fold(
     save_every: int = 50,
     final_validation: bool = False,
 ) -> Path:
-    """Train (or resume) one fold; return checkpoint_final.pth."""
+    """Train (or resume) one fold; return checkpoint_final.pth.
+
+    `plans_file` defaults to nnU-Net's own plans; `trainer` names a class of :data:`hanseg.nnunet.trainer.TRAINERS`.
+    With `expected_checkpoint`, nnU-Net's own output folder must be that file's folder (it names the folder itself).
+    """
     torch_device = resolve_device(device)  # before anything slow
     set_roots(nnunet_root)
     # nnU-Net ignores the job's allocation otherwise: augmentation workers and CPU threads follow `threads`.
@@ -67,22 +75,26 @@ def train_fold(
     import torch
     from batchgenerators.utilities.file_and_folder_operations import load_json
 
-    from .trainer import HanSegTrainer
+    from .trainer import trainer_class
 
     if torch_device.type == "cpu":
         torch.set_num_threads(max(threads, 1))
     preprocessed = Path(os.environ["nnUNet_preprocessed"]) / dataset_folder_name(dataset_id, dataset_name)
-    plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+    plans = load_json(str(plans_file or preprocessed / f"{PLANS_NAME}.json"))
     dataset_json = load_json(str(preprocessed / "dataset.json"))
     fold_value = fold if fold == "all" else int(fold)
-    latest = (
-        model_folder(nnunet_root, dataset_id, dataset_name, configuration) / f"fold_{fold}" / "checkpoint_latest.pth"
+    folder = (
+        model_folder(nnunet_root, dataset_id, dataset_name, configuration, trainer=trainer, plans=plans["plans_name"])
+        / f"fold_{fold}"
     )
+    if expected_checkpoint is not None and folder.resolve() != Path(expected_checkpoint).parent.resolve():
+        raise RuntimeError(f"nnU-Net will write fold {fold} into {folder}, not beside {expected_checkpoint}")
+    latest = folder / "checkpoint_latest.pth"
     plans["continue_training"] = latest.is_file()  # nnU-Net's logger appends to the earlier run's log then
-    trainer = HanSegTrainer(plans, configuration, fold_value, dataset_json, torch_device)
+    trainer = trainer_class(trainer)(plans, configuration, fold_value, dataset_json, torch_device)
     output = Path(trainer.output_folder)
-    if output.resolve() != latest.parent.resolve():
-        raise RuntimeError(f"nnU-Net's output folder {output} is not the expected {latest.parent}")
+    if output.resolve() != folder.resolve():
+        raise RuntimeError(f"nnU-Net's output folder {output} is not the expected {folder}")
     resumed_from = None
     if latest.is_file():
         trainer.load_checkpoint(str(latest))
@@ -95,6 +107,7 @@ def train_fold(
     final = output / "checkpoint_final.pth"
     record = {
         "trainer": type(trainer).__name__,
+        "plans": plans["plans_name"],
         "configuration": configuration,
         "fold": str(fold),
         "device": str(torch_device),
@@ -113,5 +126,5 @@ def train_fold(
             "gpu": torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else None,
         },
     }
-    (output / "hanseg_training.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_text_atomic(output / "hanseg_training.json", json.dumps(record, indent=1) + "\n")
     return final
