@@ -25,7 +25,5 @@ rule all:
     default_target: True
     input:
         all_targets(),
-        prediction_targets,
-        f"{RESULTS}/evaluation/table2.md",
-        f"{RESULTS}/evaluation/laterality.md",
+        experiment_targets,
         figure_targets(),

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             model_folder(root, DATASET_ID, DATASET_NAME, CONFIGURATION), ["all"], device="cpu", threads=args.threads
         )
         started = time.perf_counter()
-        predictor.predict_case([cases[test_case]["CT"], cases[test_case]["MR"]], base / "prediction.nrrd")
+        predictor.predict_files(["CT", "MR"], cases[test_case], base / "prediction.nrrd")
         predict_seconds = time.perf_counter() - started
 
     print(

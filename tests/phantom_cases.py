@@ -12,7 +12,7 @@ from hanseg.resampling import resample_case
 
 
 def resampled_phantom_case(phantom_root: Path, case: str, out_dir: Path, spacing_xyz=None) -> tuple[dict, dict]:
-    """CT, MR and labels of one phantom case on one grid; returns ({"CT", "MR", "labels"} -> path, summary).
+    """CT, MR and labels of one phantom case on one grid; returns ({"ct", "mr", "labels"} -> path, summary).
 
     The MR is placed with the rigid part of the ground truth: a co-registered second channel (within the few-mm
     deformation) is all nnU-Net needs here. `spacing_xyz` None keeps the CT's own grid.
@@ -26,4 +26,5 @@ def resampled_phantom_case(phantom_root: Path, case: str, out_dir: Path, spacing
     organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
     spacing = tuple(spacing_xyz) if spacing_xyz is not None else ct.GetSpacing()
     summary = resample_case(ct, mr, None, organs, out_dir, spacing_xyz=spacing)
-    return {"CT": out_dir / "ct.nrrd", "MR": out_dir / "mr.nrrd", "labels": out_dir / "labels.nrrd"}, summary
+    files = {name: out_dir / f"{name}.nrrd" for name in ("ct", "mr", "labels")}
+    return files, summary

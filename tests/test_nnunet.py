@@ -131,7 +131,8 @@ def test_killed_training_resumes_from_its_checkpoint_and_predicts(nnunet_root, t
     assert lr_axis not in predictor.mirror_axes
     raw = nnunet_root / "raw" / dataset_folder_name(DATASET_ID, DATASET_NAME)
     out = tmp_path / "case_03.nrrd"
-    predictor.predict_case([raw / "imagesTs/case_03_0000.nrrd", raw / "imagesTs/case_03_0001.nrrd"], out)
+    channels = [sitk.ReadImage(str(raw / f"imagesTs/case_03_{i:04d}.nrrd")) for i in range(2)]
+    predictor.predict_case(channels, out)
     prediction, ct = sitk.ReadImage(str(out)), sitk.ReadImage(str(raw / "imagesTs/case_03_0000.nrrd"))
     assert prediction.GetPixelID() == sitk.sitkUInt8
     assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()

@@ -12,6 +12,9 @@ from hanseg import layout  # noqa: E402
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = config["results_dir"].rstrip("/")
+# Logs and benchmarks live with the results, so two runs (the demo and the paper's) never overwrite each other's.
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
 DATASET = config["dataset"]
 SOURCE = DATASET["source"]
 # Set 1 of the public archive holds case_01..case_42 (dataset facts); listing them here lets a dry run show the
@@ -76,6 +79,8 @@ CASES = configured_cases()
 
 wildcard_constraints:
     case="|".join(CASES),
+    variant="|".join(config["experiments"]),
+    fold="all|[0-9]+",
 
 
 def archive_path():
@@ -140,14 +145,64 @@ def registration_dir(wildcards):
     return f"{RESULTS}/cases/{wildcards.case}/registration"
 
 
-# ---- split and nnU-Net -------------------------------------------------------------------------------------------
+# ---- split, experiments and nnU-Net ------------------------------------------------------------------------------
+SPLIT_TSV = f"{RESULTS}/split/split.tsv"
 NNUNET = config["nnunet"]
-NNUNET_ROOT = f"{RESULTS}/nnunet"
 NNUNET_DATASET = f"Dataset{NNUNET['dataset_id']:03d}_{NNUNET['dataset_name']}"
 # nnU-Net's own plans, or the smaller plans derived from them (nnunet.plans_overrides: the CPU demo and tests).
 NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", "nnUNetPlans")
-NNUNET_PREPROCESSED = f"{NNUNET_ROOT}/preprocessed/{NNUNET_DATASET}"
-NNUNET_MODEL = f"{NNUNET_ROOT}/results/{NNUNET_DATASET}/{NNUNET['trainer']}__{NNUNET_PLANS}__{NNUNET['configuration']}"
+NNUNET_MODEL_NAME = f"{NNUNET['trainer']}__{NNUNET_PLANS}__{NNUNET['configuration']}"
+
+# Experiments share everything up to the resampled cases and the split; each has its own nnU-Net root (so one
+# dataset id serves all), model, predictions and evaluation under experiments/<name>/. The first is the primary one.
+EXPERIMENTS = config["experiments"]
+PRIMARY = next(iter(EXPERIMENTS))
+EXPERIMENT = f"{RESULTS}/experiments/{{variant}}"
+NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
+NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
+NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{NNUNET_MODEL_NAME}"
+PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
+EVALUATION = f"{EXPERIMENT}/evaluation"
+
+
+def comparison_pairs():
+    """Configured pairs (a, b), or every experiment against the first."""
+    pairs = [tuple(p) for p in config["comparisons"]] or [
+        (v, PRIMARY) for v in EXPERIMENTS if v != PRIMARY
+    ]
+    for a, b in pairs:
+        for name in (a, b):
+            if name not in EXPERIMENTS:
+                raise ValueError(
+                    f"comparisons: {name!r} is not one of the experiments {list(EXPERIMENTS)}"
+                )
+        if a == b:
+            raise ValueError(f"comparisons: cannot compare {a!r} with itself")
+    return pairs
+
+
+def channels_of(wildcards):
+    return EXPERIMENTS[wildcards.variant]["channels"]
+
+
+def channel_sources(variant):
+    """The resampled images ("ct", "mr", "fov") the variant's channels are made from."""
+    from hanseg.nnunet.channels import sources
+
+    return sources(EXPERIMENTS[variant]["channels"])
+
+
+def resampled(case, source):
+    name = {"ct": "ct", "mr": "mr", "fov": "fov_mask", "labels": "labels"}[source]
+    return f"{RESULTS}/cases/{case}/resampled/{name}.nrrd"
+
+
+def nnunet_dataset_inputs(wildcards):
+    """The split, and per resampled image the variant needs, one file per case in CASES order."""
+    inputs = {"split": SPLIT_TSV}
+    for source in [*channel_sources(wildcards.variant), "labels"]:
+        inputs[source] = [resampled(case, source) for case in CASES]
+    return inputs
 
 
 def nnunet_root_of(wildcards, input):
@@ -160,7 +215,6 @@ def nnunet_root_of(wildcards, input):
 
 def nnunet_root_of_output(wildcards, output):
     return str(Path(output.plans).parents[2])
-SPLIT_TSV = f"{RESULTS}/split/split.tsv"
 
 
 def training_folds():
@@ -188,21 +242,21 @@ def fold_of(case):
     return str(int(table.loc[table["case"] == case, "fold"].iloc[0]))
 
 
-def checkpoint_of(fold):
-    return f"{NNUNET_MODEL}/fold_{fold}/checkpoint_final.pth"
+def checkpoint_of(variant, fold):
+    return f"{NNUNET_MODEL}/fold_{fold}/checkpoint_final.pth".format(variant=variant)
+
+
+def prediction_of(variant, case):
+    return PREDICTION.format(variant=variant, case=case)
 
 
 def prediction_inputs(wildcards):
-    case = wildcards.case
-    return {
-        "ct": f"{RESULTS}/cases/{case}/resampled/ct.nrrd",
-        "mr": f"{RESULTS}/cases/{case}/resampled/mr.nrrd",
-        "checkpoint": checkpoint_of(fold_of(case)),
+    inputs = {
+        source: resampled(wildcards.case, source)
+        for source in channel_sources(wildcards.variant)
     }
-
-
-def prediction_targets(wildcards):
-    return expand(f"{RESULTS}/predictions/{{case}}.nrrd", case=test_cases())
+    inputs["checkpoint"] = checkpoint_of(wildcards.variant, fold_of(wildcards.case))
+    return inputs
 
 
 def train_resources():
@@ -215,7 +269,7 @@ def train_resources():
 
 def evaluation_inputs(wildcards):
     case = wildcards.case
-    inputs = {"prediction": f"{RESULTS}/predictions/{case}.nrrd"}
+    inputs = {"prediction": prediction_of(wildcards.variant, case)}
     if config["evaluation"]["space"] == "resampled":
         # labelmap: the training label map itself (one label per voxel); masks: each organ's full mask
         reference = {"labelmap": "labels.nrrd", "masks": "organs"}
@@ -232,11 +286,21 @@ def evaluation_inputs(wildcards):
 
 
 def evaluation_targets(wildcards):
-    return expand(f"{RESULTS}/evaluation/cases/{{case}}.tsv", case=test_cases())
+    return expand(
+        f"{EVALUATION}/cases/{{case}}.tsv".format(
+            variant=wildcards.variant, case="{case}"
+        ),
+        case=test_cases(),
+    )
 
 
 def laterality_targets(wildcards):
-    return expand(f"{RESULTS}/evaluation/laterality/{{case}}.tsv", case=test_cases())
+    return expand(
+        f"{EVALUATION}/laterality/{{case}}.tsv".format(
+            variant=wildcards.variant, case="{case}"
+        ),
+        case=test_cases(),
+    )
 
 
 def overlap_records(wildcards):
@@ -252,7 +316,16 @@ def overlap_records(wildcards):
     }
 
 
-TABLE2 = [f"{RESULTS}/evaluation/table2.{ext}" for ext in ("csv", "md", "tex")]
+def experiment_targets(wildcards):
+    """Every experiment's Table 2 and left/right check, and the comparisons (known after the split)."""
+    targets = []
+    for variant in EXPERIMENTS:
+        evaluation = EVALUATION.format(variant=variant)
+        targets += [f"{evaluation}/table2.md", f"{evaluation}/laterality.md"]
+    for a, b in comparison_pairs():
+        targets.append(f"{RESULTS}/experiments/comparison_{a}_vs_{b}.md")
+        targets.append(f"{FIGURES}/comparison_{a}_vs_{b}.png")
+    return targets
 
 
 # ---- figures, tables and the report ------------------------------------------------------------------------------
@@ -277,7 +350,7 @@ def figure4_inputs(wildcards):
     return {
         "ct": f"{RESULTS}/cases/{case}/resampled/ct.nrrd",
         "reference": f"{RESULTS}/cases/{case}/resampled/labels.nrrd",
-        "prediction": f"{RESULTS}/predictions/{case}.nrrd",
+        "prediction": prediction_of(PRIMARY, case),
     }
 
 
@@ -288,7 +361,11 @@ def figure4_case_param(wildcards):
 def training_checkpoints(wildcards):
     # Asked for after the split, like every nnU-Net target, so a dry run before any data stops at the split.
     read_split_table()
-    return [checkpoint_of(fold) for fold in training_folds()]
+    return [checkpoint_of(v, fold) for v in EXPERIMENTS for fold in training_folds()]
+
+
+def training_experiments(wildcards):
+    return [v for v in EXPERIMENTS for fold in training_folds()]
 
 
 def figure_targets():

@@ -12,7 +12,7 @@ rule download_archive:
     output:
         f"{RESULTS}/downloads/{layout.ARCHIVE_NAME}",
     log:
-        "logs/download_archive.log",
+        f"{LOGS}/download_archive.log",
     conda:
         "../envs/data.yaml"
     params:
@@ -29,9 +29,9 @@ rule make_phantom:
         archive=f"{RESULTS}/phantom/{layout.ARCHIVE_NAME}",
         truth=directory(f"{RESULTS}/phantom/truth"),
     log:
-        "logs/make_phantom.log",
+        f"{LOGS}/make_phantom.log",
     benchmark:
-        "benchmarks/make_phantom.tsv"
+        f"{BENCHMARKS}/make_phantom.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -55,7 +55,7 @@ if SOURCE == "local" and not local_is_zip():
         output:
             manifest=MANIFEST,
         log:
-            "logs/use_local_folder.log",
+            f"{LOGS}/use_local_folder.log",
         conda:
             "../envs/data.yaml"
         params:
@@ -74,7 +74,7 @@ else:
         output:
             manifest=MANIFEST,
         log:
-            "logs/extract_archive.log",
+            f"{LOGS}/extract_archive.log",
         conda:
             "../envs/data.yaml"
         params:
@@ -90,9 +90,9 @@ rule inventory_case:
     output:
         record=f"{RESULTS}/inventory/cases/{{case}}.json",
     log:
-        "logs/inventory_case/{case}.log",
+        f"{LOGS}/inventory_case/{{case}}.log",
     benchmark:
-        "benchmarks/inventory_case/{case}.tsv"
+        f"{BENCHMARKS}/inventory_case/{{case}}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -122,7 +122,7 @@ rule inventory:
             labels={"table": "organs"},
         ),
     log:
-        "logs/inventory.log",
+        f"{LOGS}/inventory.log",
     conda:
         "../envs/data.yaml"
     script:

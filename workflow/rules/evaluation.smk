@@ -5,17 +5,18 @@
 localrules:
     overlap_ceiling,
     laterality_summary,
+    compare_experiments,
 
 
 rule evaluate:
     input:
         unpack(evaluation_inputs),
     output:
-        table=f"{RESULTS}/evaluation/cases/{{case}}.tsv",
+        table=f"{EVALUATION}/cases/{{case}}.tsv",
     log:
-        "logs/evaluate/{case}.log",
+        f"{LOGS}/evaluate/{{variant}}/{{case}}.log",
     benchmark:
-        "benchmarks/evaluate/{case}.tsv"
+        f"{BENCHMARKS}/evaluate/{{variant}}/{{case}}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -36,34 +37,34 @@ rule aggregate:
         tables=evaluation_targets,
     output:
         per_case=report(
-            f"{RESULTS}/evaluation/per_case.tsv",
+            f"{EVALUATION}/per_case.tsv",
             caption="../report/per_case.rst",
             category="Evaluation",
-            labels={"table": "per case"},
+            labels={"table": "per case", "experiment": "{variant}"},
         ),
-        table2_csv=f"{RESULTS}/evaluation/table2.csv",
+        table2_csv=f"{EVALUATION}/table2.csv",
         table2_md=report(
-            f"{RESULTS}/evaluation/table2.md",
+            f"{EVALUATION}/table2.md",
             caption="../report/table2.rst",
             category="Evaluation",
-            labels={"table": "Table 2"},
+            labels={"table": "Table 2", "experiment": "{variant}"},
         ),
-        table2_tex=f"{RESULTS}/evaluation/table2.tex",
+        table2_tex=f"{EVALUATION}/table2.tex",
         vs_paper=report(
-            f"{RESULTS}/evaluation/table2_vs_paper.csv",
+            f"{EVALUATION}/table2_vs_paper.csv",
             caption="../report/table2_vs_paper.rst",
             category="Evaluation",
-            labels={"table": "Table 2 vs paper"},
+            labels={"table": "Table 2 vs paper", "experiment": "{variant}"},
         ),
-        surface_csv=f"{RESULTS}/evaluation/table2_surface.csv",
+        surface_csv=f"{EVALUATION}/table2_surface.csv",
         surface_md=report(
-            f"{RESULTS}/evaluation/table2_surface.md",
+            f"{EVALUATION}/table2_surface.md",
             caption="../report/table2_surface.rst",
             category="Evaluation",
-            labels={"table": "surface Dice and ASSD"},
+            labels={"table": "surface Dice and ASSD", "experiment": "{variant}"},
         ),
     log:
-        "logs/aggregate.log",
+        f"{LOGS}/aggregate/{{variant}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -91,7 +92,7 @@ rule overlap_ceiling:
             labels={"table": "overlap rule and Dice ceiling"},
         ),
     log:
-        "logs/overlap_ceiling.log",
+        f"{LOGS}/overlap_ceiling.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -106,12 +107,12 @@ rule laterality:
     # Is every predicted left organ on the patient's left of its right partner? Catches a mirrored prediction that
     # Dice alone can hide (symmetric pairs).
     input:
-        prediction=f"{RESULTS}/predictions/{{case}}.nrrd",
+        prediction=PREDICTION,
         reference=f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd",
     output:
-        table=f"{RESULTS}/evaluation/laterality/{{case}}.tsv",
+        table=f"{EVALUATION}/laterality/{{case}}.tsv",
     log:
-        "logs/laterality/{case}.log",
+        f"{LOGS}/laterality/{{variant}}/{{case}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -126,15 +127,15 @@ rule laterality_summary:
     input:
         tables=laterality_targets,
     output:
-        table=f"{RESULTS}/evaluation/laterality.tsv",
+        table=f"{EVALUATION}/laterality.tsv",
         summary=report(
-            f"{RESULTS}/evaluation/laterality.md",
+            f"{EVALUATION}/laterality.md",
             caption="../report/laterality.rst",
             category="Evaluation",
-            labels={"table": "left/right check"},
+            labels={"table": "left/right check", "experiment": "{variant}"},
         ),
     log:
-        "logs/laterality_summary.log",
+        f"{LOGS}/laterality_summary/{{variant}}.log",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -143,3 +144,39 @@ rule laterality_summary:
         runtime=5,
     script:
         "../scripts/laterality_summary.py"
+
+
+rule compare_experiments:
+    # Paired over the test cases both experiments evaluated: per organ, mean difference (a minus b) with a
+    # bootstrap CI, Wilcoxon signed-rank p-values Holm-corrected over organs, and wins per experiment.
+    input:
+        a=f"{RESULTS}/experiments/{{a}}/evaluation/per_case.tsv",
+        b=f"{RESULTS}/experiments/{{b}}/evaluation/per_case.tsv",
+    output:
+        csv=f"{RESULTS}/experiments/comparison_{{a}}_vs_{{b}}.csv",
+        md=report(
+            f"{RESULTS}/experiments/comparison_{{a}}_vs_{{b}}.md",
+            caption="../report/comparison.rst",
+            category="Experiments",
+            labels={"table": "comparison", "pair": "{a} vs {b}"},
+        ),
+    log:
+        f"{LOGS}/compare_experiments/{{a}}_vs_{{b}}.log",
+    wildcard_constraints:
+        a="|".join(config["experiments"]),
+        b="|".join(config["experiments"]),
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        resamples=config["evaluation"]["bootstrap"]["resamples"],
+        seed=config["evaluation"]["bootstrap"]["seed"],
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+        min_cases=config["evaluation"]["bootstrap"]["min_cases"],
+        description_a=lambda wildcards: EXPERIMENTS[wildcards.a].get("description", ""),
+        description_b=lambda wildcards: EXPERIMENTS[wildcards.b].get("description", ""),
+    script:
+        "../scripts/compare_experiments.py"

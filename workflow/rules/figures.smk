@@ -9,6 +9,7 @@ localrules:
     figure4,
     results_boxplots,
     forest_plot,
+    comparison_figure,
     registration_montage,
     tre_per_case,
     provenance,
@@ -27,7 +28,7 @@ rule table1:
             labels={"table": "Table 1"},
         ),
     log:
-        "logs/table1.log",
+        f"{LOGS}/table1.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -52,7 +53,7 @@ rule figure1:
             labels={"figure": "Figure 1", "case": FIGURE_CASE},
         ),
     log:
-        "logs/figure1.log",
+        f"{LOGS}/figure1.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -77,7 +78,7 @@ rule figure2:
             labels={"figure": "Figure 2", "case": "all"},
         ),
     log:
-        "logs/figure2.log",
+        f"{LOGS}/figure2.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -102,7 +103,7 @@ rule figure3:
             labels={"figure": "Figure 3", "case": FIGURE_CASE},
         ),
     log:
-        "logs/figure3.log",
+        f"{LOGS}/figure3.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -127,7 +128,7 @@ rule figure4:
             labels={"figure": "Figure 4", "case": "a test case"},
         ),
     log:
-        "logs/figure4.log",
+        f"{LOGS}/figure4.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -142,7 +143,7 @@ rule figure4:
 
 rule results_boxplots:
     input:
-        per_case=f"{RESULTS}/evaluation/per_case.tsv",
+        per_case=f"{EVALUATION}/per_case.tsv".format(variant=PRIMARY),
     output:
         png=report(
             f"{FIGURES}/dc_hd95_boxplots.png",
@@ -152,7 +153,7 @@ rule results_boxplots:
             labels={"figure": "DC and HD95 per organ", "case": "test cases"},
         ),
     log:
-        "logs/results_boxplots.log",
+        f"{LOGS}/results_boxplots.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -165,7 +166,7 @@ rule results_boxplots:
 
 rule forest_plot:
     input:
-        vs_paper=f"{RESULTS}/evaluation/table2_vs_paper.csv",
+        vs_paper=f"{EVALUATION}/table2_vs_paper.csv".format(variant=PRIMARY),
     output:
         png=report(
             f"{FIGURES}/table2_vs_paper_forest.png",
@@ -175,7 +176,7 @@ rule forest_plot:
             labels={"figure": "our CIs vs the paper", "case": "test cases"},
         ),
     log:
-        "logs/forest_plot.log",
+        f"{LOGS}/forest_plot.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -186,6 +187,33 @@ rule forest_plot:
         confidence=config["evaluation"]["bootstrap"]["confidence"],
     script:
         "../scripts/forest_plot.py"
+
+
+rule comparison_figure:
+    input:
+        csv=f"{RESULTS}/experiments/comparison_{{a}}_vs_{{b}}.csv",
+    output:
+        png=report(
+            f"{FIGURES}/comparison_{{a}}_vs_{{b}}.png",
+            caption="../report/comparison_figure.rst",
+            category="Experiments",
+            labels={"figure": "paired differences", "pair": "{a} vs {b}"},
+        ),
+    log:
+        f"{LOGS}/comparison_figure/{{a}}_vs_{{b}}.log",
+    wildcard_constraints:
+        a="|".join(config["experiments"]),
+        b="|".join(config["experiments"]),
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+    script:
+        "../scripts/comparison_figure.py"
 
 
 rule registration_montage:
@@ -205,7 +233,7 @@ rule registration_montage:
             labels={"figure": "registration montage", "case": "all"},
         ),
     log:
-        "logs/registration_montage.log",
+        f"{LOGS}/registration_montage.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -232,7 +260,7 @@ rule tre_per_case:
             labels={"figure": "TRE per case", "case": "all"},
         ),
     log:
-        "logs/tre_per_case.log",
+        f"{LOGS}/tre_per_case.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -262,7 +290,7 @@ rule provenance:
             labels={"table": "provenance"},
         ),
     log:
-        "logs/provenance.log",
+        f"{LOGS}/provenance.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
@@ -272,5 +300,7 @@ rule provenance:
     params:
         # The rule's conda env has no Snakemake: record the one that runs the workflow.
         known_versions={"snakemake": SNAKEMAKE_VERSION},
+        # The experiment of each checkpoint, in the order of input.checkpoints.
+        experiments=training_experiments,
     script:
         "../scripts/provenance.py"

@@ -1,16 +1,14 @@
-# nnU-Net v2: raw dataset -> planning and preprocessing -> training per fold (GPU, resumable) -> prediction per case.
+# nnU-Net v2, per experiment: raw dataset -> planning and preprocessing -> training per fold (GPU, resumable) ->
+# prediction per case. Experiments (config `experiments`) differ only in the channels nnU-Net sees.
 
 
 rule nnunet_dataset:
     input:
-        split=SPLIT_TSV,
-        ct=expand(f"{RESULTS}/cases/{{case}}/resampled/ct.nrrd", case=CASES),
-        mr=expand(f"{RESULTS}/cases/{{case}}/resampled/mr.nrrd", case=CASES),
-        labels=expand(f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd", case=CASES),
+        unpack(nnunet_dataset_inputs),
     output:
-        dataset_json=f"{NNUNET_ROOT}/raw/{NNUNET_DATASET}/dataset.json",
+        dataset_json=f"{NNUNET_RAW}/dataset.json",
     log:
-        "logs/nnunet_dataset.log",
+        f"{LOGS}/nnunet_dataset/{{variant}}.log",
     conda:
         "../envs/nnunet.yaml"
     threads: 1
@@ -18,7 +16,8 @@ rule nnunet_dataset:
         mem_mb=2000,
         runtime=30,
     params:
-        channels=NNUNET["channels"],
+        cases=CASES,
+        channels=channels_of,
         method=config["split"]["method"],
     script:
         "../scripts/nnunet_dataset.py"
@@ -26,7 +25,7 @@ rule nnunet_dataset:
 
 rule nnunet_plan_preprocess:
     input:
-        dataset_json=f"{NNUNET_ROOT}/raw/{NNUNET_DATASET}/dataset.json",
+        dataset_json=f"{NNUNET_RAW}/dataset.json",
         split=SPLIT_TSV,
     output:
         # Files, not directory(): Snakemake's marker file inside the folder would break nnU-Net's loader. With
@@ -34,9 +33,9 @@ rule nnunet_plan_preprocess:
         plans=f"{NNUNET_PREPROCESSED}/{NNUNET_PLANS}.json",
         fingerprint=f"{NNUNET_PREPROCESSED}/dataset_fingerprint.json",
     log:
-        "logs/nnunet_plan_preprocess.log",
+        f"{LOGS}/nnunet_plan_preprocess/{{variant}}.log",
     benchmark:
-        "benchmarks/nnunet_plan_preprocess.tsv"
+        f"{BENCHMARKS}/nnunet_plan_preprocess/{{variant}}.tsv"
     conda:
         "../envs/nnunet.yaml"
     threads: 8
@@ -65,9 +64,9 @@ rule nnunet_train:
         # retry after a time limit must find nnU-Net's checkpoint_latest.pth to resume from.
         checkpoint=f"{NNUNET_MODEL}/fold_{{fold}}/checkpoint_final.pth",
     log:
-        "logs/nnunet_train/fold_{fold}.log",
+        f"{LOGS}/nnunet_train/{{variant}}/fold_{{fold}}.log",
     benchmark:
-        "benchmarks/nnunet_train/fold_{fold}.tsv"
+        f"{BENCHMARKS}/nnunet_train/{{variant}}/fold_{{fold}}.tsv"
     conda:
         "../envs/nnunet.yaml"
     threads: 8
@@ -91,11 +90,11 @@ rule nnunet_predict:
     input:
         unpack(prediction_inputs),
     output:
-        prediction=f"{RESULTS}/predictions/{{case}}.nrrd",
+        prediction=PREDICTION,
     log:
-        "logs/nnunet_predict/{case}.log",
+        f"{LOGS}/nnunet_predict/{{variant}}/{{case}}.log",
     benchmark:
-        "benchmarks/nnunet_predict/{case}.tsv"
+        f"{BENCHMARKS}/nnunet_predict/{{variant}}/{{case}}.tsv"
     conda:
         "../envs/nnunet.yaml"
     threads: 4
@@ -105,6 +104,6 @@ rule nnunet_predict:
     params:
         model=lambda wildcards, input: str(Path(input.checkpoint).parents[1]),
         fold=lambda wildcards: fold_of(wildcards.case),
-        channels=NNUNET["channels"],
+        channels=channels_of,
     script:
         "../scripts/nnunet_predict.py"

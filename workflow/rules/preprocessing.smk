@@ -7,9 +7,9 @@ rule clip_ct:
     output:
         ct=f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd",
     log:
-        "logs/clip_ct/{case}.log",
+        f"{LOGS}/clip_ct/{{case}}.log",
     benchmark:
-        "benchmarks/clip_ct/{case}.tsv"
+        f"{BENCHMARKS}/clip_ct/{{case}}.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -21,9 +21,9 @@ rule register_mr:
             labels={"case": "{case}"},
         ),
     log:
-        "logs/register_mr/{case}.log",
+        f"{LOGS}/register_mr/{{case}}.log",
     benchmark:
-        "benchmarks/register_mr/{case}.tsv"
+        f"{BENCHMARKS}/register_mr/{{case}}.tsv"
     conda:
         "../envs/registration.yaml"
     threads: 4
@@ -51,9 +51,9 @@ rule resample:
         overlaps=f"{RESULTS}/cases/{{case}}/resampled/overlaps.tsv",
         summary=f"{RESULTS}/cases/{{case}}/resampled/resample.json",
     log:
-        "logs/resample/{case}.log",
+        f"{LOGS}/resample/{{case}}.log",
     benchmark:
-        "benchmarks/resample/{case}.tsv"
+        f"{BENCHMARKS}/resample/{{case}}.tsv"
     conda:
         "../envs/registration.yaml"
     threads: 1

@@ -12,7 +12,7 @@ checkpoint split:
             labels={"table": "split"},
         ),
     log:
-        "logs/split.log",
+        f"{LOGS}/split.log",
     conda:
         "../envs/data.yaml"
     params:

@@ -7,10 +7,10 @@ from hanseg.splits import read_split
 
 def main(snakemake):
     table = read_split(snakemake.input.split)
-    files = {
-        Path(ct).parent.parent.name: {"CT": Path(ct), "MR": Path(mr), "labels": Path(labels)}
-        for ct, mr, labels in zip(snakemake.input.ct, snakemake.input.mr, snakemake.input.labels, strict=True)
-    }
+    cases = snakemake.params.cases
+    sources = [name for name in ("ct", "mr", "fov", "labels") if name in snakemake.input.keys()]
+    # Every source's input list holds one file per case, in the order of params.cases.
+    files = {case: {s: Path(snakemake.input[s][i]) for s in sources} for i, case in enumerate(cases)}
     if snakemake.params.method == "cv":
         training, test = files, {}  # every case trains the folds that do not hold it out
     else:
@@ -21,7 +21,9 @@ def main(snakemake):
         training,
         test,
         list(snakemake.params.channels),
-        description=f"HaN-Seg via hanseg-workflow, split {snakemake.params.method}",
+        description=(
+            f"HaN-Seg via hanseg-workflow, split {snakemake.params.method}, experiment {snakemake.wildcards.variant}"
+        ),
     )
 
 

@@ -9,8 +9,8 @@ def main(snakemake):
         device=snakemake.config["nnunet"]["device"],  # how the job runs, not what it computes: not a param
         threads=snakemake.threads,
     )
-    channels = {"CT": snakemake.input.ct, "MR": snakemake.input.mr}
-    predictor.predict_case([channels[c] for c in snakemake.params.channels], snakemake.output.prediction)
+    files = {source: snakemake.input[source] for source in ("ct", "mr", "fov") if source in snakemake.input.keys()}
+    predictor.predict_files(list(snakemake.params.channels), files, snakemake.output.prediction)
 
 
 if __name__ == "__main__":

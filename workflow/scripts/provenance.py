@@ -16,6 +16,7 @@ def main(snakemake):
         records,
         snakemake.params.known_versions,
         registration_reports=snakemake.input.registrations,
+        experiments=snakemake.params.experiments,
     )
     write_provenance(record, snakemake.output.json, snakemake.output.md)
 

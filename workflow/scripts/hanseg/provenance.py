@@ -90,11 +90,17 @@ def provenance(
     training_records: list[Path | str],
     known_versions: dict[str, str] | None = None,
     registration_reports: list[Path | str] = (),
+    experiments: list[str] | None = None,
 ) -> dict:
     """Everything the provenance page shows; `known_versions` (e.g. the Snakemake that ran the workflow, which a
     rule's conda env does not hold) and the versions the training records and registration reports name take
-    precedence over what this env has installed."""
-    trainings = [json.loads(Path(p).read_text()) for p in training_records if Path(p).is_file()]
+    precedence over what this env has installed. `experiments` names the experiment of each training record."""
+    names = experiments or [""] * len(training_records)
+    trainings = [
+        {"experiment": name, **json.loads(Path(p).read_text())}
+        for name, p in zip(names, training_records, strict=True)
+        if Path(p).is_file()
+    ]
     registrations = [json.loads(Path(p).read_text()) for p in registration_reports]
     ran = versions_that_ran(trainings + registrations)
     record = {
@@ -108,7 +114,11 @@ def provenance(
             "test_cases": sorted(split.loc[split["role"] == "test", "case"]),
         },
         "training": {
-            "configured": {k: config.get("nnunet", {}).get(k) for k in ("epochs", "iterations_per_epoch", "device")},
+            "configured": {
+                k: config.get("nnunet", {}).get(k)
+                for k in ("epochs", "iterations_per_epoch", "device", "trainer", "plans_overrides")
+            },
+            "experiments": config.get("experiments", {}),
             "folds": trainings,
         },
         "config": config,
@@ -132,14 +142,30 @@ def to_markdown(record: dict) -> str:
         f"Configured: {configured['epochs']} epochs x {configured['iterations_per_epoch']} iterations per epoch on "
         f"{configured['device']} (the paper: 1000 x 250 on a GPU)."
     )
+    overrides = configured.get("plans_overrides")
+    lines.append(
+        f"Plans: {overrides['name']}, derived from nnU-Net's own plans with {overrides} (a CPU-sized network, not "
+        "the paper's)."
+        if overrides
+        else "Plans: nnU-Net's own (nnUNetPlans), as the paper."
+    )
+    experiments = record["training"].get("experiments") or {}
+    if experiments:
+        lines += ["", "| experiment | channels | description |", "|---|---|---|"]
+        lines += [
+            f"| {name} | {', '.join(e.get('channels', []))} | {e.get('description', '')} |"
+            for name, e in experiments.items()
+        ]
     lines += [
         "",
-        "| fold | trainer | device | epochs | iterations per epoch | seconds (last run) |",
-        "|---|---|---|---|---|---|",
+        "| experiment | fold | trainer | plans | configuration | device | epochs | iterations per epoch | "
+        "seconds (last run) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for t in record["training"]["folds"]:
         lines.append(
-            f"| {t.get('fold')} | {t.get('trainer')} | {t.get('device')} | {t.get('epochs')} | "
+            f"| {t.get('experiment', '')} | {t.get('fold')} | {t.get('trainer')} | {t.get('plans', 'nnUNetPlans')} | "
+            f"{t.get('configuration', '')} | {t.get('device')} | {t.get('epochs')} | "
             f"{t.get('iterations_per_epoch')} | {t.get('seconds_this_run')} |"
         )
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(record["config"], sort_keys=False).rstrip(), "```", ""]

@@ -8,11 +8,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import layout
+import SimpleITK as sitk
 
-#: nnU-Net chooses normalisation by channel name: "CT" gets its CT scheme (dataset-wide percentile clip and
-#: z-score), anything else per-image z-score.
-CHANNEL_NAMES = {"CT": "CT", "MR": "MR"}
+from .. import layout
+from ..images import write_image
+from .channels import channel_image, is_copy, nnunet_channel_names, sources
 
 
 def _place(source: Path, target: Path) -> None:
@@ -31,11 +31,14 @@ def write_raw_dataset(
     *,
     description: str = "",
 ) -> Path:
-    """Write the dataset folder atomically. Each case maps channel names ("CT", "MR") and "labels" to files."""
+    """Write the dataset folder atomically.
+
+    Each case maps the resampled images its channels need ("ct", "mr", "fov": :func:`channels.sources`) and
+    "labels" to files; channels are named as in :mod:`hanseg.nnunet.channels`.
+    """
     dataset_dir = Path(dataset_dir)
-    unknown = [c for c in channels if c not in CHANNEL_NAMES]
-    if unknown or not channels:
-        raise ValueError(f"nnunet.channels must be a non-empty list of {list(CHANNEL_NAMES)}, got {channels}")
+    channel_names = nnunet_channel_names(channels)
+    needed = sources(channels)
     dataset_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dataset_dir.name}-", dir=dataset_dir.parent))
     try:
@@ -43,16 +46,24 @@ def write_raw_dataset(
             (staging / folder).mkdir()
         for split_folder, cases in (("imagesTr", training), ("imagesTs", test)):
             for case, files in sorted(cases.items()):
+                missing = [source for source in needed if source not in files]
+                if missing:
+                    raise ValueError(f"{case}: no {', '.join(missing)} image for the nnU-Net dataset")
+                images = {}
                 for index, channel in enumerate(channels):
-                    if channel not in files:
-                        raise ValueError(f"{case}: no {channel} image for the nnU-Net dataset")
-                    _place(Path(files[channel]), staging / split_folder / f"{case}_{index:04d}.nrrd")
+                    target = staging / split_folder / f"{case}_{index:04d}.nrrd"
+                    if is_copy(channel):
+                        _place(Path(files[channel.lower()]), target)
+                        continue
+                    for source in needed:
+                        images.setdefault(source, sitk.ReadImage(str(files[source])))
+                    write_image(channel_image(channel, images), target)
                 if split_folder == "imagesTr":
                     _place(Path(files["labels"]), staging / "labelsTr" / f"{case}.nrrd")
         dataset_json = {
             "name": dataset_dir.name,
             "description": description,
-            "channel_names": {str(i): CHANNEL_NAMES[c] for i, c in enumerate(channels)},
+            "channel_names": channel_names,
             "labels": {"background": 0, **layout.LABEL_IDS},
             "numTraining": len(training),
             "file_ending": ".nrrd",

@@ -13,6 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..images import write_image
+from .channels import channel_image, sources
 
 
 class Predictor:
@@ -73,14 +74,19 @@ class Predictor:
             network, plans_manager, configuration_manager, weights, dataset_json, trainer_name, self.mirror_axes
         )
 
-    def predict_case(self, channel_files: list[Path | str], out_path: Path | str) -> sitk.Image:
-        """Segment one case (one file per channel, in training order) and write the label map."""
-        from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
-
-        data, properties = SimpleITKIO().read_images([str(p) for p in channel_files])
+    def predict_case(self, channel_images: list[sitk.Image], out_path: Path | str) -> sitk.Image:
+        """Segment one case (one image per channel, in training order, on one grid) and write the label map."""
+        reference = channel_images[0]
+        data = np.stack([sitk.GetArrayViewFromImage(image).astype(np.float32) for image in channel_images])
+        # nnU-Net's numpy entry point needs only the spacing, in its (z, y, x) axis order.
+        properties = {"spacing": list(reference.GetSpacing())[::-1]}
         segmentation = self.predictor.predict_single_npy_array(data, properties, None, None, False)
-        reference = sitk.ReadImage(str(channel_files[0]))
         labels = sitk.GetImageFromArray(np.asarray(segmentation).astype(np.uint8))
         labels.CopyInformation(reference)
         write_image(labels, out_path)
         return labels
+
+    def predict_files(self, channels: list[str], files: dict[str, Path | str], out_path: Path | str) -> sitk.Image:
+        """Segment one case from its resampled images ("ct", "mr", "fov" as the channels need them)."""
+        images = {source: sitk.ReadImage(str(files[source])) for source in sources(channels)}
+        return self.predict_case([channel_image(c, images) for c in channels], out_path)
