@@ -127,7 +127,7 @@ def test_broken_case_fails_with_its_name_and_file_and_keeps_other_work(workdir):
     result = _snakemake(workdir, "--cores", "1", "--keep-going", *targets)
     assert result.returncode != 0
     log = (workdir / "logs/inventory_case/case_02.log").read_text()
-    assert "case_02" in log and "case_02_IMG_CT.nrrd: unreadable NRRD" in log
+    assert "case_02" in log and "case_02_IMG_CT.nrrd: cannot read the image" in log
     assert (workdir / "results/cases/case_01/ct_clipped.nrrd").is_file()  # the healthy cases went on
     assert not (workdir / "results/inventory/cases/case_02.json").exists()
 

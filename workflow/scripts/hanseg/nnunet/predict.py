@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..images import write_image
+from ..images import read_image, write_image
 
 
 class Predictor:
@@ -77,9 +77,12 @@ class Predictor:
         """Segment one case (one file per channel, in training order) and write the label map."""
         from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
 
+        # Checked before the (long) prediction: a broken channel stops here with one line naming the file.
+        reference = read_image(channel_files[0])
+        for path in channel_files[1:]:
+            read_image(path)
         data, properties = SimpleITKIO().read_images([str(p) for p in channel_files])
         segmentation = self.predictor.predict_single_npy_array(data, properties, None, None, False)
-        reference = sitk.ReadImage(str(channel_files[0]))
         labels = sitk.GetImageFromArray(np.asarray(segmentation).astype(np.uint8))
         labels.CopyInformation(reference)
         write_image(labels, out_path)
