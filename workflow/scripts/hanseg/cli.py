@@ -168,6 +168,14 @@ def cmd_table2(args: argparse.Namespace) -> None:
     print(paths["table2.md"])
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    from .runstate import describe, status
+
+    if not args.directory.is_dir():
+        raise FileNotFoundError(f"{args.directory}: no such folder")
+    print(describe(status(args.directory)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hanseg", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -283,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the CIs (default 0.95)")
     p.add_argument("--min-cases", type=int, default=5, help="fewer test cases with the organ: verdict n/a (default 5)")
     p.set_defaults(func=cmd_table2)
+
+    p = sub.add_parser(
+        "status",
+        help="is a Snakemake run in this folder alive, what did it leave incomplete, the command that resumes it",
+    )
+    p.add_argument("directory", nargs="?", type=Path, default=Path("."), help="the run's folder (default: here)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
