@@ -94,7 +94,7 @@ def test_non_binary_mask_is_an_error(phantom_copy):
     mask = sitk.ReadImage(str(path))
     relabelled = sitk.Cast(mask, sitk.sitkUInt8) * 255
     sitk.WriteImage(relabelled, str(path), useCompression=True)
-    with pytest.raises(CaseValidationError, match=r"Brainstem.seg.nrrd: not a binary mask: holds \[255\]"):
+    with pytest.raises(CaseValidationError, match=r"Brainstem.seg.nrrd: not a binary mask: holds 255 besides"):
         _inspect(phantom_copy)
 
 

@@ -51,12 +51,14 @@ class GridError(ImageError):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _values_besides(array: np.ndarray, allowed: tuple[float, ...], limit: int = 5) -> list:
-    """Up to `limit` distinct values of `array` not in `allowed` (computed only when the cheap test failed)."""
+def _values_besides(array: np.ndarray, allowed: tuple[float, ...], limit: int = 5) -> str:
+    """Up to `limit` distinct values of `array` not in `allowed`, as text (computed only when the cheap test failed)."""
     outside = np.ones(array.shape, bool)
     for value in allowed:
         outside &= array != value
-    return [v.item() for v in np.unique(array[outside])[:limit]]
+    values = np.unique(array[outside])
+    text = ", ".join(f"{v:.6g}" for v in values[:limit].tolist())
+    return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def mask_problems(array: np.ndarray) -> list[str]:
