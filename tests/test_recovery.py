@@ -26,8 +26,8 @@ from hanseg.runstate import RECORD, describe, status
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 TARGET = "results/cases/case_01/resampled/labels.nrrd"
-#: Recovery does not depend on how long elastix optimises: 100 iterations per resolution keep the runs short.
-ITERATIONS = 100
+#: Recovery does not depend on how long elastix optimises: 20 iterations per resolution keep the runs short.
+ITERATIONS = 20
 
 
 def _readme_commands() -> tuple[str, str]:

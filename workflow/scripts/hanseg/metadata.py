@@ -104,7 +104,9 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     table = read_table(path)
     header_organs = [layout.normalise_organ(name) for name in table.header[1:]]
     first_column_organs = [layout.normalise_organ(row[0]) for row in table.rows if row]
-    if sum(o is not None for o in header_organs) >= sum(o is not None for o in first_column_organs):
+    organs_as_columns = sum(o is not None for o in header_organs) >= sum(o is not None for o in first_column_organs)
+    where = "column" if organs_as_columns else "row"
+    if organs_as_columns:
         # organs as columns, one row per case
         pairs = [(row[0], dict(zip(table.header[1:], row[1:], strict=False))) for row in table.rows if row]
     else:
@@ -136,7 +138,7 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
                         "warning",
                         case,
                         str(path),
-                        f"column {raw_organ!r}: cannot read {cell!r} (expected 1, 0.5 or 0), treated as unknown",
+                        f"{where} {raw_organ!r}: cannot read {cell!r} (expected 1, 0.5 or 0), treated as unknown",
                     )
                 )
                 continue
@@ -145,7 +147,7 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     for name in sorted(unknown):
         if name:
             result.warnings.append(
-                Problem("warning", "", str(path), f"column {name!r} is not one of the 30 HaN-Seg organs, ignored")
+                Problem("warning", "", str(path), f"{where} {name!r} is not one of the 30 HaN-Seg organs, ignored")
             )
     if not result.values:
         raise MetadataError(f"{path}: no case rows found (header: {table.header[:4]}...)")
