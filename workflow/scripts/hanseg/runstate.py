@@ -253,8 +253,11 @@ def describe(run: RunStatus, limit: int = 20) -> str:
         lines.append("incomplete outputs: none")
     resume = run.resume()
     if run.alive:
-        main = f"kill -INT {record['pid']}" if run.main_alive and record else "scancel or kill the jobs listed above"
-        lines.append(f"resume: nothing to do while it runs; to stop it cleanly: {main}")
+        if run.main_alive and record:
+            stop = f"kill -TERM {record['pid']} (running jobs finish, no new one starts), or Ctrl-C in its terminal"
+        else:
+            stop = "scancel or kill the jobs listed above"
+        lines.append(f"resume: nothing to do while it runs; to stop it: {stop}")
     elif resume:
         lines.append("resume with:")
         lines.append(f"  {resume}")
