@@ -37,8 +37,9 @@ def test_unknown_columns_and_cells_are_warnings_naming_the_file(tmp_path):
     path.write_text("ID\tLips\tPharynx\tBrainstem\ncase_01\t1\t1\tn/a\n")
     result = read_organ_availability(path)
     assert result.values["case_01"] == {"Lips": 1.0}
-    assert any("Pharynx" in w and str(path) in w for w in result.warnings)
-    assert any("n/a" in w for w in result.warnings)
+    warnings = [str(w) for w in result.warnings]
+    assert any("Pharynx" in w and str(path) in w for w in warnings)
+    assert any(w.startswith(f"case_01: {path}: column 'Brainstem': cannot read 'n/a'") for w in warnings)
 
 
 @pytest.mark.parametrize(
@@ -54,8 +55,9 @@ def test_patient_data_variants(tmp_path, text):
     path = tmp_path / "patient_data.csv"
     path.write_text(text)
     patients = read_patients(path)
-    assert patients["case_01"].age == 56 and patients["case_01"].gender == "M"
-    assert patients["case_02"].age == 61 and patients["case_02"].gender == "F"
+    assert patients.values["case_01"].age == 56 and patients.values["case_01"].gender == "M"
+    assert patients.values["case_02"].age == 61 and patients.values["case_02"].gender == "F"
+    assert patients.warnings == []
 
 
 def test_unreadable_patient_file_names_itself(tmp_path):
@@ -65,3 +67,20 @@ def test_unreadable_patient_file_names_itself(tmp_path):
         read_patients(path)
     with pytest.raises(MetadataError, match="not found"):
         read_patients(tmp_path / "missing.csv")
+
+
+def test_unreadable_age_and_gender_are_warnings_naming_case_column_and_value(tmp_path):
+    """`sixty` and `X` used to be blanked silently, and age and gender feed the split and Table 1."""
+    path = tmp_path / "patient_data.csv"
+    path.write_text("ID,age,gender\ncase_01,sixty,M\ncase_02,61,X\ncase_03,560,F\ncase_04,,\nnobody,50,M\n")
+    patients = read_patients(path)
+    assert patients.values["case_01"].age is None and patients.values["case_01"].gender == "M"
+    assert patients.values["case_02"].age == 61 and patients.values["case_02"].gender is None
+    assert patients.values["case_03"].age is None  # 560 is no age
+    assert patients.values["case_04"].age is None  # an empty cell is unknown, not a misreading
+    warnings = [str(w) for w in patients.warnings]
+    assert f"case_01: {path}: column 'age': cannot read 'sixty'" in warnings[0]
+    assert f"case_02: {path}: column 'gender': cannot read 'X'" in warnings[1]
+    assert "case_03" in warnings[2] and "'560'" in warnings[2]
+    assert "line 6: 'nobody' is not a case id" in warnings[3]
+    assert len(warnings) == 4

@@ -123,13 +123,22 @@ def test_broken_case_fails_with_its_name_and_file_and_keeps_other_work(workdir):
     assert _snakemake(workdir, "--cores", "1", "results/data/manifest.json").returncode == 0
     ct = workdir / "results/data/HaN-Seg/set_1/case_02/case_02_IMG_CT.nrrd"
     ct.write_bytes(ct.read_bytes()[:300])
+    # A CT with NaN used to pass the inventory and clip_ct, and fail at registration with "Internal elastix error".
+    ct3 = workdir / "results/data/HaN-Seg/set_1/case_03/case_03_IMG_CT.nrrd"
+    image = sitk.Cast(sitk.ReadImage(str(ct3)), sitk.sitkFloat32)
+    image[3, 4, 5] = float("nan")
+    sitk.WriteImage(image, str(ct3))
     targets = ["results/inventory/cases.tsv", "results/cases/case_01/ct_clipped.nrrd"]
     result = _snakemake(workdir, "--cores", "1", "--keep-going", *targets)
     assert result.returncode != 0
-    log = (workdir / "logs/inventory_case/case_02.log").read_text()
-    assert "case_02" in log and "case_02_IMG_CT.nrrd: unreadable NRRD" in log
+    for case, line in (
+        ("case_02", "ERROR hanseg.rule.inventory_case: case_02: case_02_IMG_CT.nrrd: cannot read the image"),
+        ("case_03", "ERROR hanseg.rule.inventory_case: case_03: case_03_IMG_CT.nrrd: 1 NaN and 0 infinite voxels"),
+    ):
+        log = (workdir / f"logs/inventory_case/{case}.log").read_text()
+        assert line in log and "Traceback" not in log, log  # one line saying what to do, no traceback
+        assert not (workdir / f"results/inventory/cases/{case}.json").exists()
     assert (workdir / "results/cases/case_01/ct_clipped.nrrd").is_file()  # the healthy cases went on
-    assert not (workdir / "results/inventory/cases/case_02.json").exists()
 
 
 def test_real_config_dry_run_plans_42_cases_without_data(tmp_path):

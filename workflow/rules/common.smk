@@ -7,9 +7,23 @@ from snakemake.utils import validate
 # The rules' scripts import the package from next to them; the Snakefile needs it for input functions too.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from hanseg import layout  # noqa: E402
+from hanseg import layout, runstate  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+
+# The run record behind `hanseg status` (README, "When a run dies"): written by the main process of a real run only.
+onstart:
+    runstate.record_start(log)
+
+
+onsuccess:
+    runstate.record_end("finished")
+
+
+onerror:
+    runstate.record_end("failed")
+
 
 RESULTS = config["results_dir"].rstrip("/")
 # Logs and benchmarks live with the results, so two runs (the demo and the paper's) never overwrite each other's.

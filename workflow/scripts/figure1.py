@@ -1,11 +1,11 @@
-import SimpleITK as sitk
-
 from hanseg.figures.images import figure1
+from hanseg.images import read_image
 from hanseg.rulelog import run
 
 
 def main(snakemake):
-    ct, mr, fov = (sitk.ReadImage(str(p)) for p in (snakemake.input.ct, snakemake.input.mr, snakemake.input.fov))
+    ct, mr = read_image(snakemake.input.ct), read_image(snakemake.input.mr)
+    fov = read_image(snakemake.input.fov, "mask")
     figure1(ct, mr, snakemake.output.png, fov_mask=fov, case=snakemake.params.case)
 
 

@@ -1,13 +1,12 @@
-import SimpleITK as sitk
-
 from hanseg.figures.images import figure4
+from hanseg.images import read_image
 from hanseg.rulelog import run
 
 
 def main(snakemake):
-    ct, reference, prediction = (
-        sitk.ReadImage(str(p)) for p in (snakemake.input.ct, snakemake.input.reference, snakemake.input.prediction)
-    )
+    ct = read_image(snakemake.input.ct)
+    reference = read_image(snakemake.input.reference, "labels")
+    prediction = read_image(snakemake.input.prediction, "labels")
     figure4(ct, reference, prediction, snakemake.output.png, case=snakemake.params.case)
 
 

@@ -13,7 +13,6 @@ def main(snakemake):
     availability = read_organ_availability(set_folder / layout.OAR_CSV)
     patients = read_patients(set_folder / layout.PATIENT_CSV)
     record = inspect_case(root, snakemake.wildcards.case, availability, patients, strict=snakemake.params.strict)
-    record["csv_warnings"] = availability.warnings
     write_case_record(record, snakemake.output.record)
 
 

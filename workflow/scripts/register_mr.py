@@ -1,8 +1,7 @@
 import json
 from pathlib import Path
 
-import SimpleITK as sitk
-
+from hanseg.images import read_image
 from hanseg.landmarks import read_landmarks
 from hanseg.registration import register, write_outputs
 from hanseg.rulelog import run
@@ -11,8 +10,8 @@ from hanseg.rulelog import run
 def main(snakemake):
     case = snakemake.wildcards.case
     record = json.loads(Path(snakemake.input.record).read_text())
-    ct = sitk.ReadImage(snakemake.input.ct)
-    mr = sitk.ReadImage(str(Path(record["folder"]) / record["mr_file"]))
+    ct = read_image(snakemake.input.ct)
+    mr = read_image(Path(record["folder"]) / record["mr_file"])
     landmarks = {}
     if "landmarks" in snakemake.input.keys():
         folder = Path(snakemake.input.landmarks) / case

@@ -1,8 +1,7 @@
 import json
 from pathlib import Path
 
-import SimpleITK as sitk
-
+from hanseg.images import read_image
 from hanseg.resampling import resample_case
 from hanseg.rulelog import run
 
@@ -12,9 +11,9 @@ def main(snakemake):
     folder = Path(record["folder"])
     organs = {row["organ"]: folder / row["file"] for row in record["organs"] if row["file_present"] and row["voxels"]}
     resample_case(
-        sitk.ReadImage(snakemake.input.ct),
-        sitk.ReadImage(snakemake.input.mr),
-        sitk.ReadImage(snakemake.input.fov),
+        read_image(snakemake.input.ct),
+        read_image(snakemake.input.mr),
+        read_image(snakemake.input.fov, "mask"),
         organs,
         Path(snakemake.output.labels).parent,
         spacing_xyz=tuple(snakemake.params.spacing),

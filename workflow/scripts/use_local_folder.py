@@ -8,7 +8,9 @@ def main(snakemake):
     root = find_data_root(snakemake.params.folder)
     if root is None:
         raise ArchiveError(f"{snakemake.params.folder}: no set_1/ folder: not a HaN-Seg dataset")
-    write_manifest(snakemake.output.manifest, root, "local", check_layout(root))
+    # Not a param: strictness changes whether the job succeeds, never what it writes, so it triggers no rerun.
+    cases = check_layout(root, strict=snakemake.config["dataset"]["strict"])
+    write_manifest(snakemake.output.manifest, root, "local", cases)
 
 
 run(snakemake, main)  # noqa: F821

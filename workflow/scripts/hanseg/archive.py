@@ -14,15 +14,20 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from . import layout
 from .atomic import write_text_atomic
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: What to do about an archive whose bytes are damaged.
+DAMAGED_FIX = "the archive is damaged: delete it and download it again (the workflow checks its SHA-256)"
 
-class ArchiveError(RuntimeError):
+
+class ArchiveError(InputError, RuntimeError):
     """The archive or the dataset folder is unsafe or not in the HaN-Seg layout."""
 
 
@@ -76,7 +81,11 @@ def extract_zip(zip_path: Path | str, target: Path | str) -> Path:
                 destination = (staging / info.filename).resolve()
                 if not destination.is_relative_to(staging.resolve()):  # belt and braces after check_members
                     raise ArchiveError(f"{zip_path}: entry {info.filename!r} resolves outside the target")
-                archive.extract(info, staging)
+                try:
+                    archive.extract(info, staging)
+                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+                    # A bad CRC, a truncated member or an unknown compression: one line, not zipfile's traceback.
+                    raise ArchiveError(f"{zip_path}: entry {info.filename!r}: {error}; {DAMAGED_FIX}") from None
         root = layout.find_data_root(staging)
         if root is None:
             raise ArchiveError(f"{zip_path}: no '{layout.TRAIN_SET}/' folder in the archive: is this HaN-Seg.zip?")
@@ -89,8 +98,12 @@ def extract_zip(zip_path: Path | str, target: Path | str) -> Path:
     return target
 
 
-def check_layout(data_root: Path | str, set_name: str = layout.TRAIN_SET) -> list[str]:
-    """The cases of a HaN-Seg set folder; raises ArchiveError naming what is missing."""
+def check_layout(data_root: Path | str, set_name: str = layout.TRAIN_SET, *, strict: bool = False) -> list[str]:
+    """The cases of a HaN-Seg set folder; raises ArchiveError naming what is missing.
+
+    A folder that looks like a case but is named off-pattern (`case_1`) is a warning naming it, an error with
+    `strict`.
+    """
     data_root = Path(data_root)
     folder = layout.set_dir(data_root, set_name)
     if not folder.is_dir():
@@ -98,7 +111,11 @@ def check_layout(data_root: Path | str, set_name: str = layout.TRAIN_SET) -> lis
     missing = [name for name in (layout.OAR_CSV, layout.PATIENT_CSV) if not (folder / name).is_file()]
     if missing:
         raise ArchiveError(f"{folder}: missing {', '.join(missing)}")
-    cases = layout.list_cases(data_root, set_name)
+    cases, problems = layout.scan_case_folders(data_root, set_name)
+    if strict and problems:
+        raise ArchiveError("\n".join(f"{data_root}: {p}" for p in problems))
+    for problem in problems:
+        log.warning("%s: %s", data_root, problem)
     if not cases:
         raise ArchiveError(f"{folder}: no case_NN folders")
     return cases

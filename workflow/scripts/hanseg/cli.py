@@ -1,7 +1,8 @@
 """`hanseg`: the command line over the same functions the Snakemake rules call.
 
 Each subcommand imports only what it needs, so `hanseg --help` is instant and works without torch or elastix.
-Bad input ends with exit status 1 and a one-line error naming the file.
+Bad input ends with exit status 1 and one line per problem naming the file (several problems of a case: one line
+each), never a traceback (`-v` shows it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+
+from .errors import report_lines
 
 log = logging.getLogger("hanseg")
 
@@ -48,19 +51,24 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 def cmd_inventory(args: argparse.Namespace) -> None:
     from . import archive, layout
-    from .inventory import inspect_case, write_tables
+    from .inventory import CaseValidationError, inspect_case, write_tables
     from .metadata import read_organ_availability, read_patients
 
     root = layout.find_data_root(args.data)
     if root is None:
-        raise FileNotFoundError(f"{args.data}: no HaN-Seg dataset (no {layout.TRAIN_SET}/ folder) found")
-    cases = args.cases or archive.check_layout(root)
+        raise archive.ArchiveError(f"{args.data}: no HaN-Seg dataset (no {layout.TRAIN_SET}/ folder) found")
+    cases = args.cases or archive.check_layout(root, strict=args.strict)
     set_folder = layout.set_dir(root)
     availability = read_organ_availability(set_folder / layout.OAR_CSV)
-    for warning in availability.warnings:
-        log.warning("%s", warning)
     patients = read_patients(set_folder / layout.PATIENT_CSV)
-    records = [inspect_case(root, case, availability, patients, strict=args.strict) for case in cases]
+    records, failures = [], []
+    for case in cases:  # every case is checked, so one run names every problem of every case
+        try:
+            records.append(inspect_case(root, case, availability, patients, strict=args.strict))
+        except CaseValidationError as error:
+            failures.append(error)
+    if failures:
+        raise CaseValidationError("\n".join(str(error) for error in failures))
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tables(records, out / "cases.tsv", out / "organs.tsv")
@@ -75,7 +83,7 @@ def cmd_clip_ct(args: argparse.Namespace) -> None:
 
 
 def cmd_register(args: argparse.Namespace) -> None:
-
+    from .images import read_image
     from .landmarks import read_landmarks
     from .registration import register, write_outputs
 
@@ -87,7 +95,7 @@ def cmd_register(args: argparse.Namespace) -> None:
             "landmarks_ct": read_landmarks(args.landmarks_ct),
             "landmarks_mr": read_landmarks(args.landmarks_mr),
         }
-    ct, mr = _read(args.ct), _read(args.mr)
+    ct, mr = read_image(args.ct), read_image(args.mr)
     result = register(
         ct,
         mr,
@@ -104,18 +112,23 @@ def cmd_register(args: argparse.Namespace) -> None:
 
 def cmd_resample(args: argparse.Namespace) -> None:
     from . import layout
+    from .errors import InputError
+    from .images import read_image
     from .resampling import resample_case
 
     organs = {}
-    for path in sorted(args.case_dir.glob("*_OAR_*.seg.nrrd")) if args.case_dir else []:
-        parsed = layout.parse_organ_file(path.name)
-        organ = layout.normalise_organ(parsed[1]) if parsed else None
-        if organ:
-            organs[organ] = path
+    if args.case_dir:
+        case = args.case or args.case_dir.name
+        organs, problems = layout.scan_organ_files(args.case_dir, case if layout.is_case_id(case) else None)
+        errors = [p for p in problems if p.level == "error"]
+        if errors:
+            raise InputError("\n".join(f"{args.case_dir}: {p}" for p in errors))
+        for problem in problems:
+            log.warning("%s: %s", args.case_dir, problem)
     summary = resample_case(
-        _read(args.ct),
-        _read(args.mr) if args.mr else None,
-        _read(args.fov) if args.fov else None,
+        read_image(args.ct),
+        read_image(args.mr) if args.mr else None,
+        read_image(args.fov, "mask") if args.fov else None,
         organs,
         args.out_dir,
         spacing_xyz=tuple(args.spacing),
@@ -155,15 +168,12 @@ def cmd_table2(args: argparse.Namespace) -> None:
     print(paths["table2.md"])
 
 
-def _read(path: Path):
-    import SimpleITK as sitk
+def cmd_status(args: argparse.Namespace) -> None:
+    from .runstate import describe, status
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        raise ValueError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from None
+    if not args.directory.is_dir():
+        raise FileNotFoundError(f"{args.directory}: no such folder")
+    print(describe(status(args.directory)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the CIs (default 0.95)")
     p.add_argument("--min-cases", type=int, default=5, help="fewer test cases with the organ: verdict n/a (default 5)")
     p.set_defaults(func=cmd_table2)
+
+    p = sub.add_parser(
+        "status",
+        help="is a Snakemake run in this folder alive, what did it leave incomplete, the command that resumes it",
+    )
+    p.add_argument("directory", nargs="?", type=Path, default=Path("."), help="the run's folder (default: here)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
@@ -292,10 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-    except (OSError, ValueError, RuntimeError) as error:
-        # One line for a user at a terminal; the rules' logs get the same message.
-        message = str(error).strip() or type(error).__name__
-        print(f"hanseg {args.command}: error: {message}", file=sys.stderr)
+    except Exception as error:
+        # One line per problem for a user at a terminal (the rules' logs get the same lines); a bug keeps its
+        # traceback, and so does everything with -v.
+        lines = report_lines(error, user_errors=(ValueError, RuntimeError))
+        if lines is None or args.verbose:
+            raise
+        for line in lines:
+            print(f"hanseg {args.command}: error: {line}", file=sys.stderr)
         return 1
     return 0
 

@@ -14,6 +14,7 @@ import SimpleITK as sitk
 
 from . import layout
 from .boxes import Box, bounding_box, label_boxes
+from .images import ImageError, label_problems
 
 __all__ = ["CroppedMask", "MaskLike", "array_view", "as_cropped", "check_label_map", "masks_from_labels"]
 
@@ -99,15 +100,12 @@ def as_cropped(value: MaskLike, name: str) -> CroppedMask:
 
 
 def check_label_map(array: np.ndarray, name: str) -> None:
-    """ValueError naming `name` unless `array` is a 3-D integer map of official ids 0..30."""
+    """ImageError naming `name` unless `array` is a 3-D integer map of official ids 0..30."""
     if array.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-D label map, got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-        raise ValueError(f"{name}: a label map must hold integers (official ids 0..30), not {array.dtype}")
-    if array.size:
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high > len(layout.ORGANS):
-            raise ValueError(f"{name}: label values must be official ids 0..{len(layout.ORGANS)}, found {low}..{high}")
+        raise ImageError(f"{name}: expected a 3-D label map, got shape {array.shape}")
+    problems = label_problems(array)
+    if problems:
+        raise ImageError(f"{name}: {problems[0]}")
 
 
 def masks_from_labels(labels: sitk.Image | np.ndarray, name: str = "label map") -> dict[str, CroppedMask]:

@@ -32,8 +32,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
@@ -41,6 +39,7 @@ import SimpleITK as sitk
 from . import layout
 from .boxes import union_box
 from .cropped_masks import CroppedMask, MaskLike, array_view, as_cropped, masks_from_labels
+from .images import Grid, check_same_grid
 from .metrics import SURFACE_DICE_TOLERANCE_MM, mask_metrics
 
 log = logging.getLogger(__name__)
@@ -69,76 +68,9 @@ REASON_NO_REFERENCE = "no reference"
 REASON_EMPTY_PREDICTION = "empty prediction"
 REASON_OUTSIDE_FOV = "outside field of view"
 
-# "Same grid" tolerances: headers round differently between writers (NIfTI stores float32 geometry).
-ORIGIN_TOLERANCE_VOXELS = 0.01
-SPACING_RELATIVE_TOLERANCE = 1e-4
-DIRECTION_TOLERANCE = 1e-4
-
-
 # ---------------------------------------------------------------------------------------------------------
-# Grids and images.
+# Organ names.
 # ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grid:
-    """An image's voxel grid (SimpleITK order: x, y, z)."""
-
-    size: tuple[int, int, int]
-    spacing: tuple[float, float, float]
-    origin: tuple[float, float, float]
-    direction: tuple[float, ...]
-
-    @classmethod
-    def of(cls, image: sitk.Image) -> Grid:
-        return cls(
-            tuple(int(v) for v in image.GetSize()),  # type: ignore[arg-type]
-            tuple(float(v) for v in image.GetSpacing()),  # type: ignore[arg-type]
-            tuple(float(v) for v in image.GetOrigin()),  # type: ignore[arg-type]
-            tuple(float(v) for v in image.GetDirection()),
-        )
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """Numpy shape (z, y, x)."""
-        return self.size[::-1]  # type: ignore[return-value]
-
-    @property
-    def spacing_zyx(self) -> tuple[float, float, float]:
-        return self.spacing[::-1]  # type: ignore[return-value]
-
-    def mismatch(self, other: Grid) -> str | None:
-        """None if `other` is this grid up to header rounding, else what differs."""
-        if self.size != other.size:
-            return f"size {other.size} != {self.size}"
-        if not np.allclose(self.spacing, other.spacing, rtol=SPACING_RELATIVE_TOLERANCE, atol=0):
-            return f"spacing {other.spacing} != {self.spacing}"
-        if not np.allclose(self.origin, other.origin, rtol=0, atol=ORIGIN_TOLERANCE_VOXELS * min(self.spacing)):
-            return f"origin {other.origin} != {self.origin}"
-        if not np.allclose(self.direction, other.direction, rtol=0, atol=DIRECTION_TOLERANCE):
-            return f"direction {other.direction} != {self.direction}"
-        return None
-
-
-def check_same_grid(image: sitk.Image, reference: sitk.Image, image_name: str, reference_name: str) -> None:
-    """ValueError naming both files if `image` is not on `reference`'s grid."""
-    problem = Grid.of(reference).mismatch(Grid.of(image))
-    if problem:
-        raise ValueError(f"{image_name} is not on the grid of {reference_name}: {problem}")
-
-
-def read_image(path: Path | str) -> sitk.Image:
-    """A 3-D scalar image, or an error naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        raise ValueError(f"{path}: cannot read the image ({str(error).strip().splitlines()[-1]})") from None
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise ValueError(f"{path}: expected a 3-D scalar image")
-    return image
 
 
 def _organ_key(name: str, what: str) -> str:

@@ -20,12 +20,18 @@ import SimpleITK as sitk
 
 from . import layout
 from .cropped_masks import CroppedMask, masks_from_labels
-from .evaluation import MIN_FOV_FRACTION, Grid, evaluate_case, read_image
+from .errors import InputError
+from .evaluation import MIN_FOV_FRACTION, evaluate_case
+from .images import Grid, ImageError, read_image
 from .overlaps import resolve_overlaps as resolve
 
 log = logging.getLogger(__name__)
 
-_IMAGE_SUFFIXES = (".seg.nrrd", ".nrrd", ".nii.gz", ".nii", ".mha")
+_IMAGE_SUFFIXES = layout.MASK_SUFFIXES
+#: What to do when a prediction is not on the reference grid.
+PREDICTION_GRID_FIX = (
+    "predict on the reference grid, or pass --resample-prediction (evaluation.space: original) to bring it there"
+)
 
 
 @dataclass
@@ -44,18 +50,12 @@ def organ_files(folder: Path | str) -> dict[str, Path]:
     subfolder (a whole `resampled/` folder) is read from there.
     """
     folder = Path(folder)
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        suffix = next((s for s in _IMAGE_SUFFIXES if path.name.endswith(s)), None)
-        if not path.is_file() or suffix is None:
-            continue
-        parsed = layout.parse_organ_file(path.name)
-        organ = layout.normalise_organ(parsed[1] if parsed else path.name[: -len(suffix)])
-        if organ is None:
-            continue
-        if organ in found:
-            raise ValueError(f"{folder}: two masks for {organ}: {found[organ].name} and {path.name}")
-        found[organ] = path
+    found, problems = layout.scan_organ_files(folder)
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise InputError("\n".join(f"{folder}: {p}" for p in errors))
+    for problem in problems:
+        log.warning("%s", problem)
     if not found and (folder / "organs").is_dir():
         return organ_files(folder / "organs")
     return found
@@ -83,7 +83,7 @@ def _on_grid(image: sitk.Image, path: Path, onto: LoadedMasks | None, resample: 
     if resample:
         log.debug("%s: resampled onto the grid of %s (%s)", path, onto.path, problem)
         return _resample_onto(image, onto.grid)
-    raise ValueError(f"{path} is not on the grid of {onto.path}: {problem}")
+    raise ImageError(f"{path} is not on the grid of {onto.path}: {problem}; {PREDICTION_GRID_FIX}")
 
 
 def load_masks(
@@ -98,11 +98,11 @@ def load_masks(
     if path.is_dir():
         files = organ_files(path)
         if not files:
-            raise ValueError(f"{path}: no organ masks (<Organ>.nrrd or case_NN_OAR_<Organ>.seg.nrrd) in this folder")
+            raise InputError(f"{path}: no organ masks (<Organ>.nrrd or case_NN_OAR_<Organ>.seg.nrrd) in this folder")
         own: LoadedMasks | None = None  # the folder's own grid: all its masks must share it
         masks: dict[str, CroppedMask] = {}
         for organ, file in files.items():
-            image = read_image(file)
+            image = read_image(file, "mask")
             if own is None:
                 own = LoadedMasks(Grid.of(image), file, {})
             else:
@@ -114,7 +114,7 @@ def load_masks(
         return LoadedMasks(onto.grid if onto is not None else own.grid, own.path, masks)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder ({what})")
-    image = _on_grid(read_image(path), path, onto, resample)
+    image = _on_grid(read_image(path, "labels"), path, onto, resample)
     return LoadedMasks(Grid.of(image), path, masks_from_labels(image, str(path)))
 
 
@@ -158,7 +158,7 @@ def evaluate_files(
     prediction = load_masks(pred, onto=reference, resample=resample_prediction, what="prediction")
     fov_image = None
     if fov_mask is not None:
-        fov_image = read_image(fov_mask)
+        fov_image = read_image(fov_mask, "mask")
         _on_grid(fov_image, Path(fov_mask), reference, resample=False)
     return evaluate_case(
         reference.masks,

@@ -1,22 +1,25 @@
 """The inventory: what each case holds, checked before any processing starts.
 
 Policy (also in the README). An *error* stops the case, because every later step would be wrong or crash:
-  - CT or MR file missing, or an NRRD (image or mask) that cannot be read or is not 3D;
-  - an organ mask not on the CT grid (size, spacing, origin or direction differ);
-  - an organ mask with values other than 0 and 1.
+  - CT or MR file missing, or an image (CT, MR or mask) that cannot be read, is not 3D and scalar, or holds NaN or
+    infinite values;
+  - an organ mask not on the CT grid (size, spacing, origin or direction differ beyond :mod:`hanseg.images`'s
+    tolerances);
+  - an organ mask with values other than 0 and 1;
+  - two mask files for one organ (names that differ only in upper/lower case).
 A *warning* is logged and recorded in the tables, and the case goes on:
   - a mask file for an organ that OAR_data.csv marks absent (0): the file is used, it is the reference;
   - OAR_data.csv marks an organ present (1 or 0.5) but there is no file: the organ counts as not annotated;
-  - an empty mask; a case missing from OAR_data.csv or patient_data.csv; a mask file with an unknown organ name.
-`strict=True` turns every warning into an error. All problems of a case are collected and reported together, each
-naming the case and the file.
+  - an empty mask; a case missing from OAR_data.csv or patient_data.csv; a CSV cell that cannot be read;
+  - a file in the case folder that is not the CT, the MR or a `case_NN_OAR_<Organ>.seg.nrrd` of the 30 organs.
+`strict=True` turns every warning into an error. All problems of a case are collected and reported together, one
+line each, naming the case and the file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,29 +27,18 @@ import SimpleITK as sitk
 
 from . import layout
 from .atomic import write_text_atomic
-from .metadata import OrganAvailability, Patient
+from .errors import InputError, Problem
+from .images import Grid, read_checked
+from .metadata import OrganAvailability, Patients
 
 log = logging.getLogger(__name__)
 
-# Tolerances for "on the same grid": NRRD headers round differently between writers.
-ORIGIN_TOLERANCE_MM = 1e-3
-SPACING_RELATIVE_TOLERANCE = 1e-5
-DIRECTION_TOLERANCE = 1e-5
+#: What to do when a mask is not on its CT's grid.
+MASK_GRID_FIX = "resample the mask onto the CT grid (nearest neighbour) or correct its header"
 
 
-class CaseValidationError(RuntimeError):
-    """A case that cannot be processed; the message lists every problem with its file."""
-
-
-@dataclass
-class Problem:
-    level: str  # "error" | "warning"
-    case: str
-    file: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.case}: {self.file}: {self.message}"
+class CaseValidationError(InputError, RuntimeError):
+    """A case that cannot be processed; the message has one line per problem, each naming the case and file."""
 
 
 def geometry(image: sitk.Image) -> dict:
@@ -59,45 +51,25 @@ def geometry(image: sitk.Image) -> dict:
     }
 
 
-def same_grid(a: sitk.Image, b: sitk.Image) -> str | None:
-    """None if `b` lies on `a`'s grid, else what differs."""
-    if a.GetSize() != b.GetSize():
-        return f"size {b.GetSize()} != CT size {a.GetSize()}"
-    if not np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=SPACING_RELATIVE_TOLERANCE, atol=0):
-        return f"spacing {b.GetSpacing()} != CT spacing {a.GetSpacing()}"
-    if not np.allclose(a.GetOrigin(), b.GetOrigin(), rtol=0, atol=ORIGIN_TOLERANCE_MM):
-        return f"origin {b.GetOrigin()} != CT origin {a.GetOrigin()}"
-    if not np.allclose(a.GetDirection(), b.GetDirection(), rtol=0, atol=DIRECTION_TOLERANCE):
-        return f"direction {b.GetDirection()} != CT direction {a.GetDirection()}"
-    return None
-
-
-def _read(path: Path, case: str, problems: list[Problem]) -> sitk.Image | None:
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown error"
-        problems.append(Problem("error", case, path.name, f"unreadable NRRD ({first_line})"))
-        return None
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        problems.append(
-            Problem(
-                "error",
-                case,
-                path.name,
-                f"expected a 3D scalar image, got {image.GetDimension()}D "
-                f"with {image.GetNumberOfComponentsPerPixel()} components",
-            )
-        )
-        return None
+def _read(path: Path, case: str, kind: str, problems: list[Problem]) -> sitk.Image | None:
+    image, messages = read_checked(path, kind)
+    problems += [Problem("error", case, path.name, message) for message in messages]
     return image
+
+
+def _folder_not_found(data_root: Path | str, case: str, set_name: str) -> str:
+    folder = layout.case_dir(data_root, case, set_name)
+    _, off_pattern = layout.scan_case_folders(data_root, set_name)
+    named = [p.file for p in off_pattern if layout.normalise_case_id(Path(p.file).name.replace(" ", "_")) == case]
+    hint = f" (found {', '.join(named)}: rename it {case})" if named else ""
+    return f"{case}: case folder {folder} not found{hint}"
 
 
 def inspect_case(
     data_root: Path | str,
     case: str,
     availability: OrganAvailability | None,
-    patients: dict[str, Patient] | None,
+    patients: Patients | None,
     *,
     set_name: str = layout.TRAIN_SET,
     strict: bool = False,
@@ -107,7 +79,7 @@ def inspect_case(
     problems: list[Problem] = []
     record: dict = {"case": case, "folder": str(folder)}
     if not folder.is_dir():
-        raise CaseValidationError(f"{case}: case folder {folder} not found")
+        raise CaseValidationError(_folder_not_found(data_root, case, set_name))
 
     images: dict[str, sitk.Image] = {}
     for modality, name in (("ct", layout.ct_name(case)), ("mr", layout.mr_name(case))):
@@ -116,7 +88,7 @@ def inspect_case(
         if not path.is_file():
             problems.append(Problem("error", case, name, f"missing {modality.upper()} image"))
             continue
-        image = _read(path, case, problems)
+        image = _read(path, case, "image", problems)
         if image is None:
             continue
         images[modality] = image
@@ -124,26 +96,25 @@ def inspect_case(
         record[modality] = {**geometry(image), "min": float(array.min()), "max": float(array.max())}
 
     case_availability = None
+    csv_warnings: list[Problem] = []  # problems of a CSV file as a whole (an unknown column...), not of this case
     if availability is not None:
         case_availability = availability.values.get(case)
         if case_availability is None:
             problems.append(Problem("warning", case, layout.OAR_CSV, "case not listed"))
+        problems += [w for w in availability.warnings if w.case == case]
+        csv_warnings += [w for w in availability.warnings if not w.case]
     patient = None
     if patients is not None:
-        patient = patients.get(case)
+        patient = patients.values.get(case)
         if patient is None:
             problems.append(Problem("warning", case, layout.PATIENT_CSV, "case not listed: age and gender unknown"))
+        problems += [w for w in patients.warnings if w.case == case]
+        csv_warnings += [w for w in patients.warnings if not w.case]
     record["age"] = patient.age if patient else None
     record["gender"] = patient.gender if patient else None
 
-    organ_files: dict[str, Path] = {}
-    for path in sorted(folder.glob(f"{case}_OAR_*.seg.nrrd")):
-        parsed = layout.parse_organ_file(path.name)
-        organ = layout.normalise_organ(parsed[1]) if parsed else None
-        if organ is None:
-            problems.append(Problem("warning", case, path.name, "not one of the 30 HaN-Seg organs, ignored"))
-            continue
-        organ_files[organ] = path
+    organ_files, layout_problems = layout.scan_organ_files(folder, case)
+    problems += layout_problems
 
     ct = images.get("ct")
     organs = []
@@ -161,16 +132,13 @@ def inspect_case(
             "status": "ok",
         }
         if path is not None:
-            mask = _read(path, case, problems)
+            mask = _read(path, case, "mask", problems)
             if mask is not None:
-                if ct is not None and (difference := same_grid(ct, mask)) is not None:
-                    problems.append(Problem("error", case, path.name, f"mask not on the CT grid: {difference}"))
-                array = sitk.GetArrayViewFromImage(mask)
-                non_binary = (array != 0) & (array != 1)
-                if non_binary.any():
-                    values = np.unique(array[non_binary])[:5].tolist()
-                    problems.append(Problem("error", case, path.name, f"non-binary mask: values {values} besides 0/1"))
-                voxels = int(np.count_nonzero(array))
+                if ct is not None and (difference := Grid.of(ct).mismatch(Grid.of(mask))) is not None:
+                    problems.append(
+                        Problem("error", case, path.name, f"mask not on the CT grid: {difference}; {MASK_GRID_FIX}")
+                    )
+                voxels = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
                 row["voxels"] = voxels
                 row["volume_ml"] = round(voxels * float(np.prod(mask.GetSpacing())) / 1000.0, 4)
                 if voxels == 0:
@@ -202,15 +170,14 @@ def inspect_case(
     record["organs"] = organs
     record["organs_present"] = sum(r["file_present"] and r["voxels"] > 0 for r in organs)
 
-    errors = [p for p in problems if p.level == "error" or strict]
+    errors = [p for p in problems + csv_warnings if p.level == "error" or strict]
     warnings = [p for p in problems if p not in errors]
-    for warning in warnings:
+    for warning in [*warnings, *(w for w in csv_warnings if w not in errors)]:
         log.warning("%s", warning)
     record["warnings"] = [str(w) for w in warnings]
+    record["csv_warnings"] = [str(w) for w in csv_warnings]
     if errors:
-        raise CaseValidationError(
-            f"case {case} ({folder}) failed validation:\n" + "\n".join(f"  - {p}" for p in errors)
-        )
+        raise CaseValidationError("\n".join(str(p) for p in errors))
     return record
 
 

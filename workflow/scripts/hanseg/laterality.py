@@ -17,6 +17,7 @@ import SimpleITK as sitk
 
 from . import layout
 from .atomic import write_text_atomic
+from .images import read_image
 
 COLUMNS: tuple[str, ...] = (
     "case",
@@ -73,7 +74,7 @@ def check_laterality_files(
     prediction: Path | str, reference: Path | str | None, out_tsv: Path | str, *, case: str
 ) -> pd.DataFrame:
     table = check_laterality(
-        sitk.ReadImage(str(prediction)), sitk.ReadImage(str(reference)) if reference else None, case=case
+        read_image(prediction, "labels"), read_image(reference, "labels") if reference else None, case=case
     )
     write_text_atomic(out_tsv, table.to_csv(sep="\t", index=False, float_format="%.2f"))
     return table

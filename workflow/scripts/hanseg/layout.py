@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .errors import Problem
+
 #: The 30 organ labels as spelled in the file names, in the order of their official ids 1..30.
 ORGANS: tuple[str, ...] = (
     "A_Carotid_L",
@@ -59,6 +61,11 @@ PATIENT_CSV = "patient_data.csv"
 
 _CASE_RE = re.compile(r"^case_(\d{2,})$")
 _ORGAN_FILE_RE = re.compile(r"^(case_\d{2,})_OAR_(.+)\.seg\.nrrd$")
+# Names a person would take for a case folder or an organ file, although the strict patterns above refuse them.
+_CASE_LIKE_RE = re.compile(r"(?i)^case[ _-]*\d+$")
+_ORGAN_LIKE_RE = re.compile(r"(?i)(^|_)OAR_|\.seg\.nrrd$")
+#: Image files an organ mask may be in, besides HaN-Seg's `.seg.nrrd` (resampling writes `<Organ>.nrrd`).
+MASK_SUFFIXES = (".seg.nrrd", ".nrrd", ".nii.gz", ".nii", ".mha")
 
 # The paper writes "GlnD_..." where the files say "Glnd_...": accept both spellings (and case slips) in CSVs.
 _ORGAN_BY_FOLDED_NAME = {name.lower(): name for name in ORGANS}
@@ -115,11 +122,98 @@ def case_dir(data_root: Path | str, case: str, set_name: str = TRAIN_SET) -> Pat
 
 def list_cases(data_root: Path | str, set_name: str = TRAIN_SET) -> list[str]:
     """Case folders present under `<data_root>/<set_name>`, sorted by number."""
+    return scan_case_folders(data_root, set_name)[0]
+
+
+def scan_case_folders(data_root: Path | str, set_name: str = TRAIN_SET) -> tuple[list[str], list[Problem]]:
+    """(case folders sorted by number, warnings for folders that look like cases but are named off-pattern).
+
+    A folder `case_1` or `Case_01` is not processed; without the warning it would vanish from the inventory
+    although both CSV files list it.
+    """
     folder = set_dir(data_root, set_name)
     if not folder.is_dir():
-        return []
-    cases = [p.name for p in folder.iterdir() if p.is_dir() and is_case_id(p.name)]
-    return sorted(cases, key=lambda c: int(c.split("_")[1]))
+        return [], []
+    cases, problems = [], []
+    for path in sorted(folder.iterdir()):
+        if not path.is_dir():
+            continue
+        if is_case_id(path.name):
+            cases.append(path.name)
+        elif _CASE_LIKE_RE.match(path.name):
+            suggestion = normalise_case_id(path.name.replace(" ", "_"))
+            problems.append(
+                Problem(
+                    "warning",
+                    "",
+                    f"{set_name}/{path.name}",
+                    f"looks like a case folder but is not named case_NN, so it is not processed; rename it "
+                    f"{suggestion}",
+                )
+            )
+    return sorted(cases, key=lambda c: int(c.split("_")[1])), problems
+
+
+def _mask_stem(name: str) -> str | None:
+    suffix = next((s for s in MASK_SUFFIXES if name.endswith(s)), None)
+    return name[: -len(suffix)] if suffix else None
+
+
+def scan_organ_files(folder: Path | str, case: str | None = None) -> tuple[dict[str, Path], list[Problem]]:
+    """Organ -> mask file in a folder, and the problems found on the way.
+
+    With `case` (a HaN-Seg case folder) only `<case>_OAR_<Organ>.seg.nrrd` counts, and every other file except
+    the CT and the MR is a warning naming it. Without `case` (a folder of masks given to the evaluation, or
+    resampling's `organs/`) `<Organ>.nrrd` (or .nii.gz, .mha...) counts too, and a file that looks like an organ
+    mask but names no HaN-Seg organ is a warning. Either way two files for one organ (names that differ only in
+    upper/lower case) are an error naming both: one would silently replace the other.
+    """
+    folder = Path(folder)
+    found: dict[str, Path] = {}
+    problems: list[Problem] = []
+    expected_images = {ct_name(case), mr_name(case)} if case else set()
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name.startswith(".") or name in expected_images:
+            continue
+        parsed = parse_organ_file(name)
+        if case is not None:
+            label = parsed[1] if parsed and parsed[0] == case and path.is_file() else None
+        else:
+            stem = _mask_stem(name) if path.is_file() else None
+            label = parsed[1] if parsed else stem
+        organ = normalise_organ(label) if label is not None else None
+        looks_like_organ = parsed is not None or bool(_ORGAN_LIKE_RE.search(name))
+        if organ is None:
+            if case is not None:
+                if parsed and parsed[0] == case:
+                    what = f"{parsed[1]!r} is not one of the 30 HaN-Seg organs, so the file is ignored"
+                elif looks_like_organ:
+                    what = f"does not match {organ_name(case, '<Organ>')}, so it is ignored; rename it"
+                else:
+                    what = (
+                        f"not part of the HaN-Seg layout ({ct_name(case)}, {mr_name(case)}, "
+                        f"{organ_name(case, '<Organ>')}), ignored"
+                    )
+                problems.append(Problem("warning", case, name, what))
+            elif looks_like_organ:
+                problems.append(
+                    Problem("warning", "", str(path), "names no HaN-Seg organ, so the mask is ignored; rename it")
+                )
+            continue
+        if organ in found:
+            problems.append(
+                Problem(
+                    "error",
+                    case or "",
+                    name,
+                    f"a second mask for {organ} besides {found[organ].name} (names that differ only in upper/lower "
+                    "case are the same organ); keep one and remove the other",
+                )
+            )
+            continue
+        found[organ] = path
+    return found, problems
 
 
 def find_data_root(folder: Path | str) -> Path | None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
+from .errors import InputError, Problem
 
 
-class MetadataError(ValueError):
+class MetadataError(InputError, ValueError):
     """A CSV file that cannot be understood; the message names the file."""
 
 
@@ -34,14 +35,22 @@ class Table:
 class OrganAvailability:
     #: case -> organ -> 1 (present), 0 (absent), 0.5 (partly in the field of view)
     values: dict[str, dict[str, float]]
-    #: problems that did not stop reading (unknown organ names, unreadable cells), each naming the file
-    warnings: list[str] = field(default_factory=list)
+    #: cells and names that could not be read (each naming the file, and the case and column where there is one)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass
 class Patient:
     age: float | None
     gender: str | None
+
+
+@dataclass
+class Patients:
+    #: case -> age and gender (None where the file does not say, or says something unreadable)
+    values: dict[str, Patient]
+    #: cells that could not be read, each naming the file, the case, the column and the value
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _read_text(path: Path) -> str:
@@ -95,7 +104,9 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     table = read_table(path)
     header_organs = [layout.normalise_organ(name) for name in table.header[1:]]
     first_column_organs = [layout.normalise_organ(row[0]) for row in table.rows if row]
-    if sum(o is not None for o in header_organs) >= sum(o is not None for o in first_column_organs):
+    organs_as_columns = sum(o is not None for o in header_organs) >= sum(o is not None for o in first_column_organs)
+    where = "column" if organs_as_columns else "row"
+    if organs_as_columns:
         # organs as columns, one row per case
         pairs = [(row[0], dict(zip(table.header[1:], row[1:], strict=False))) for row in table.rows if row]
     else:
@@ -110,7 +121,9 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
     for raw_case, cells in pairs:
         case = layout.normalise_case_id(raw_case)
         if case is None:
-            result.warnings.append(f"{path}: row/column {raw_case!r} is not a case id, ignored")
+            result.warnings.append(
+                Problem("warning", "", str(path), f"row/column {raw_case!r} is not a case id (case_NN), ignored")
+            )
             continue
         organs: dict[str, float] = {}
         for raw_organ, cell in cells.items():
@@ -119,14 +132,23 @@ def read_organ_availability(path: Path | str) -> OrganAvailability:
                 unknown.add(raw_organ)
                 continue
             value = parse_number(cell, table.decimal_comma)
-            if value is None:
-                result.warnings.append(f"{path}: {case} {organ}: unreadable value {cell!r}, treated as unknown")
+            if value is None or value not in (0, 0.5, 1):
+                result.warnings.append(
+                    Problem(
+                        "warning",
+                        case,
+                        str(path),
+                        f"{where} {raw_organ!r}: cannot read {cell!r} (expected 1, 0.5 or 0), treated as unknown",
+                    )
+                )
                 continue
             organs[organ] = value
         result.values[case] = organs
     for name in sorted(unknown):
         if name:
-            result.warnings.append(f"{path}: column {name!r} is not one of the 30 HaN-Seg organs, ignored")
+            result.warnings.append(
+                Problem("warning", "", str(path), f"{where} {name!r} is not one of the 30 HaN-Seg organs, ignored")
+            )
     if not result.values:
         raise MetadataError(f"{path}: no case rows found (header: {table.header[:4]}...)")
     return result
@@ -154,8 +176,16 @@ def _find_column(header: list[str], *words: str) -> int | None:
     return None
 
 
-def read_patients(path: Path | str) -> dict[str, Patient]:
-    """`patient_data.csv`: age and gender per case (columns found by name, in any order)."""
+#: Ages outside this range are typing errors (a year of birth, a missing decimal point), not ages.
+AGE_RANGE = (0.0, 120.0)
+
+
+def read_patients(path: Path | str) -> Patients:
+    """`patient_data.csv`: age and gender per case (columns found by name, in any order).
+
+    A cell that cannot be read (`sixty`, `X`, an age of 560) is left unknown with a warning naming the case, the
+    column and the value: age and gender feed the stratified split and Table 1.
+    """
     path = Path(path)
     table = read_table(path)
     id_column = _find_column(table.header, "id", "case", "patient", "case_id", "caseid")
@@ -164,22 +194,42 @@ def read_patients(path: Path | str) -> dict[str, Patient]:
     if age_column is None and gender_column is None:
         raise MetadataError(f"{path}: no 'age' or 'gender'/'sex' column in header {table.header}")
     id_column = 0 if id_column is None else id_column
-    patients: dict[str, Patient] = {}
-    for row in table.rows:
-        if len(row) <= id_column:
-            continue
-        case = layout.normalise_case_id(row[id_column])
-        if case is None:
-            continue
-        age = (
-            parse_number(row[age_column], table.decimal_comma)
-            if age_column is not None and age_column < len(row)
-            else None
+    patients = Patients(values={})
+
+    def cell(row: list[str], column: int | None) -> str:
+        return row[column].strip() if column is not None and column < len(row) else ""
+
+    def unreadable(case: str, column: int, value: str, expected: str) -> None:
+        patients.warnings.append(
+            Problem(
+                "warning",
+                case,
+                str(path),
+                f"column {table.header[column]!r}: cannot read {value!r} ({expected}), left unknown; fix the cell",
+            )
         )
+
+    for number, row in enumerate(table.rows, start=2):
+        raw_id = cell(row, id_column)
+        case = layout.normalise_case_id(raw_id)
+        if case is None:
+            if any(c.strip() for c in row):
+                patients.warnings.append(
+                    Problem("warning", "", str(path), f"line {number}: {raw_id!r} is not a case id (case_NN), ignored")
+                )
+            continue
+        age = None
+        if text := cell(row, age_column):
+            age = parse_number(text, table.decimal_comma)
+            if age is None or not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
+                unreadable(case, age_column, text, f"expected an age in years, {AGE_RANGE[0]:g}-{AGE_RANGE[1]:g}")
+                age = None
         gender = None
-        if gender_column is not None and gender_column < len(row):
-            gender = _GENDER.get(row[gender_column].strip().lower())
-        patients[case] = Patient(age=age, gender=gender)
-    if not patients:
+        if text := cell(row, gender_column):
+            gender = _GENDER.get(text.lower())
+            if gender is None:
+                unreadable(case, gender_column, text, "expected M/F, male/female")
+        patients.values[case] = Patient(age=age, gender=gender)
+    if not patients.values:
         raise MetadataError(f"{path}: no rows with a case id")
     return patients

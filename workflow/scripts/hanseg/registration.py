@@ -25,7 +25,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from .atomic import write_text_atomic
-from .images import write_image
+from .errors import InputError
+from .images import check_axial, largest_component, write_image
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ MIN_INITIAL_HEAD_AGREEMENT = 0.75
 MIN_FINAL_HEAD_AGREEMENT = 0.85
 
 
-class RegistrationError(RuntimeError):
+class RegistrationError(InputError, RuntimeError):
     """Registration input or result that cannot be trusted; the message names the case."""
 
 
@@ -52,23 +53,6 @@ class Initialisation:
     head_dice: float
     candidates: int
     head_agreement: float = 0.0
-
-
-def check_axial(image: sitk.Image, what: str) -> None:
-    """Raise ValueError unless the direction matrix is diagonal (axial slices, x = left-right)."""
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    off_diagonal = direction - np.diag(np.diag(direction))
-    if np.abs(off_diagonal).max() > 1e-3 or not np.allclose(np.abs(np.diag(direction)), 1.0, atol=1e-3):
-        raise ValueError(
-            f"{what}: direction matrix {direction.round(4).tolist()} is not axial and diagonal; the workflow keeps "
-            "x = left-right (nnU-Net's mirroring setting relies on it). Reorient the image first."
-        )
-
-
-def largest_component(mask: sitk.Image) -> sitk.Image:
-    components = sitk.ConnectedComponent(mask)
-    relabelled = sitk.RelabelComponent(components, sortByObjectSize=True)
-    return sitk.Cast(relabelled == 1, sitk.sitkUInt8)
 
 
 def _coarse(image: sitk.Image, spacing_mm: float, interpolator=sitk.sitkLinear) -> sitk.Image:

@@ -10,7 +10,8 @@
   :mod:`hanseg.overlaps`). Overlapping voxels are counted per organ pair, and the per-organ masks are kept, for
   evaluation against the masks (``evaluation.reference: masks``) and the Dice-ceiling report.
 - The direction matrices must be axial and diagonal: left-right stays the array's x axis (nnU-Net's mirroring fix
-  relies on it).
+  relies on it). The registered MR, the field of view and every organ mask must lie on the CT's grid. All of this
+  is checked, and every mask read, before the first file is written: bad input leaves nothing half-done.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import layout
-from .images import write_image
+from .atomic import write_text_atomic
+from .images import check_axial, check_same_grid, largest_component, read_image, write_image
 from .overlaps import label_map_keeps, paint_order
-from .registration import check_axial, largest_component
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,31 @@ def build_label_map(organs: list[OrganOnGrid], shape_zyx: tuple[int, int, int]) 
     return labels, overlaps
 
 
+def crop_to_content(mask: sitk.Image, margin: int = 3) -> sitk.Image | None:
+    """The mask's bounding box plus `margin` voxels (geometry kept), or None if it has no voxel.
+
+    The margin covers what :func:`resample_organ` reads around the box, so its result is the same as on the full
+    mask, while a case's 30 cropped masks fit in memory together.
+    """
+    inside = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)
+    if len(inside) == 0:
+        return None
+    lo = np.maximum(inside.min(axis=0)[::-1] - margin, 0)
+    hi = np.minimum(inside.max(axis=0)[::-1] + margin + 1, mask.GetSize())
+    return mask[int(lo[0]) : int(hi[0]), int(lo[1]) : int(hi[1]), int(lo[2]) : int(hi[2])]
+
+
+def _read_masks(ct: sitk.Image, organ_masks: dict[str, Path], case: str) -> dict[str, sitk.Image | None]:
+    """Every organ mask read, checked (binary, axial, on the CT grid) and cropped, before anything is written."""
+    masks: dict[str, sitk.Image | None] = {}
+    for organ, path in sorted(organ_masks.items(), key=lambda item: layout.LABEL_IDS[item[0]]):
+        mask = read_image(path, "mask")
+        check_axial(mask, f"{case}: {path.name}" if case else str(path))
+        check_same_grid(mask, ct, str(path), "the CT", fix="resample the mask onto the CT grid or correct its header")
+        masks[organ] = crop_to_content(mask)
+    return masks
+
+
 def _on_reference(array_zyx: np.ndarray, reference: sitk.Image) -> sitk.Image:
     image = sitk.GetImageFromArray(array_zyx)
     image.SetSpacing(reference.GetSpacing())
@@ -192,8 +218,14 @@ def resample_case(
 ) -> dict:
     """Write ct.nrrd, mr.nrrd, fov_mask.nrrd, labels.nrrd, organs/<organ>.nrrd and overlaps.tsv into `out_dir`."""
     out_dir = Path(out_dir)
-    (out_dir / "organs").mkdir(parents=True, exist_ok=True)
     check_axial(ct, f"{case}: CT" if case else "CT")
+    for name, image in (("MR in CT space", mr_in_ct), ("MR field of view", fov_mask)):
+        if image is not None:
+            check_same_grid(
+                image, ct, f"{case}: {name}" if case else name, "the CT", fix="pass hanseg register's output"
+            )
+    masks = _read_masks(ct, organ_masks, case)
+    (out_dir / "organs").mkdir(parents=True, exist_ok=True)
     reference = target_grid(ct, spacing_xyz)
     if body_crop:
         reference = crop_to_body(reference, ct)
@@ -204,7 +236,6 @@ def resample_case(
     write_image(ct_resampled, out_dir / "ct.nrrd")
     del ct_resampled
     if mr_in_ct is not None:
-        check_axial(mr_in_ct, f"{case}: MR in CT space" if case else "MR in CT space")
         mr = sitk.Resample(
             sitk.Cast(mr_in_ct, sitk.sitkFloat32), reference, sitk.Transform(), sitk.sitkBSpline, 0.0, sitk.sitkFloat32
         )
@@ -217,12 +248,10 @@ def resample_case(
 
     organs: list[OrganOnGrid] = []
     shape_zyx = tuple(reference.GetSize()[::-1])
-    for organ, path in sorted(organ_masks.items(), key=lambda item: layout.LABEL_IDS[item[0]]):
-        mask = sitk.ReadImage(str(path))
-        check_axial(mask, f"{case}: {path.name}" if case else path.name)
-        on_grid = resample_organ(mask, reference, organ)
+    for organ, mask in masks.items():
+        on_grid = resample_organ(mask, reference, organ) if mask is not None else None
         if on_grid is None:
-            log.warning("%s: no voxel left on the target grid", path.name)
+            log.warning("%s: no voxel left on the target grid", organ_masks[organ].name)
             continue
         organs.append(on_grid)
         full = np.zeros(shape_zyx, dtype=np.uint8)
@@ -231,10 +260,9 @@ def resample_case(
         del full
     labels, overlaps = build_label_map(organs, shape_zyx)
     write_image(_on_reference(labels, reference), out_dir / "labels.nrrd")
-    with open(out_dir / "overlaps.tsv", "w") as handle:
-        handle.write("organ_a\torgan_b\tvoxels\tlabel_map_keeps\n")
-        for row in overlaps:
-            handle.write(f"{row['organ_a']}\t{row['organ_b']}\t{row['voxels']}\t{row['label_map_keeps']}\n")
+    lines = ["organ_a\torgan_b\tvoxels\tlabel_map_keeps"]
+    lines += [f"{row['organ_a']}\t{row['organ_b']}\t{row['voxels']}\t{row['label_map_keeps']}" for row in overlaps]
+    write_text_atomic(out_dir / "overlaps.tsv", "\n".join(lines) + "\n")
     summary = {
         "spacing": list(reference.GetSpacing()),
         "size": list(reference.GetSize()),
@@ -243,5 +271,5 @@ def resample_case(
         "organ_voxels": {o.organ: o.voxels for o in organs},
         "overlapping_pairs": len(overlaps),
     }
-    (out_dir / "resample.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out_dir / "resample.json", json.dumps(summary, indent=1) + "\n")
     return summary

@@ -1,4 +1,9 @@
-"""Logging for the rules' scripts: everything goes to the rule's `log:` file, and a failure ends with its reason."""
+"""Logging for the rules' scripts: everything goes to the rule's `log:` file, and a failure ends with its reason.
+
+Bad input (:class:`hanseg.errors.InputError`, or a file the system cannot give) ends the job with one line per
+problem and exit status 1, never with a traceback: the user's next step is to fix the named file. Anything else is
+a bug in the workflow and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import logging
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from .errors import report_lines
 
 
 def run(snakemake: Any, main: Callable[[Any], None]) -> None:
@@ -23,6 +30,12 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
     log.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
     try:
         main(snakemake)
-    except Exception:
-        log.exception("rule %s failed", snakemake.rule)
-        raise
+    except Exception as error:
+        lines = report_lines(error)
+        if lines is None:
+            log.exception("rule %s failed", snakemake.rule)
+            raise
+        for line in lines:
+            log.error("%s", line)
+        logging.shutdown()
+        sys.exit(1)

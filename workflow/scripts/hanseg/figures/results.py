@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from ..images import read_image
 from ..qc import CT_WINDOW, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
 from ..table2 import paper_table2
 from .style import ORGAN_COLOURS, bare, pyplot, save, scale_bar
@@ -179,11 +180,11 @@ def registration_montage(cases: list[dict], out_png: Path | str, *, columns: int
         ax.set_facecolor("black")
         bare(ax)
     for index, entry in enumerate(cases):
-        ct = sitk.ReadImage(str(entry["ct"]))
+        ct = read_image(entry["ct"])
         ct_array = sitk.GetArrayViewFromImage(ct)
         # Copies, not views: a view of a temporary image points at freed memory once the image is collected.
-        mr_array = sitk.GetArrayFromImage(sitk.ReadImage(str(entry["mr"])))
-        fov = sitk.GetArrayFromImage(sitk.ReadImage(str(entry["fov"]))) > 0
+        mr_array = sitk.GetArrayFromImage(read_image(entry["mr"]))
+        fov = sitk.GetArrayFromImage(read_image(entry["fov"], "mask")) > 0
         centre = fov_centre(fov)
         mr_high = mr_window_top(mr_array, fov)
         ct_planes = planes(ct_array, centre)

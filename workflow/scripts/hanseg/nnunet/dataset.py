@@ -8,10 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import SimpleITK as sitk
-
 from .. import layout
-from ..images import write_image
+from ..images import read_image, write_image
 from .channels import channel_image, is_copy, nnunet_channel_names, sources
 
 
@@ -56,7 +54,8 @@ def write_raw_dataset(
                         _place(Path(files[channel.lower()]), target)
                         continue
                     for source in needed:
-                        images.setdefault(source, sitk.ReadImage(str(files[source])))
+                        kind = "mask" if source == "fov" else "image"
+                        images.setdefault(source, read_image(files[source], kind))
                     write_image(channel_image(channel, images), target)
                 if split_folder == "imagesTr":
                     _place(Path(files["labels"]), staging / "labelsTr" / f"{case}.nrrd")

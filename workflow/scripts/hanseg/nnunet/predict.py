@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..images import write_image
+from ..images import read_image, write_image
 from .channels import channel_image, sources
 
 
@@ -88,5 +88,8 @@ class Predictor:
 
     def predict_files(self, channels: list[str], files: dict[str, Path | str], out_path: Path | str) -> sitk.Image:
         """Segment one case from its resampled images ("ct", "mr", "fov" as the channels need them)."""
-        images = {source: sitk.ReadImage(str(files[source])) for source in sources(channels)}
+        # Read and checked before the (long) prediction: a broken input stops here with one line naming the file.
+        images = {
+            source: read_image(files[source], "mask" if source == "fov" else "image") for source in sources(channels)
+        }
         return self.predict_case([channel_image(c, images) for c in channels], out_path)
