@@ -25,5 +25,6 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        training_checkpoints(),
         experiment_targets,
         figure_targets(),

@@ -37,3 +37,15 @@ def _restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """The CI phantom run through every rule once per session (minutes: it trains two small nnU-Nets).
+
+    Read-only by convention: tests that change a finished run work on a copy (shutil.copytree keeps file times and
+    Snakemake's records, so the copy has nothing to redo).
+    """
+    from workflow_runs import run_ci_phantom
+
+    return run_ci_phantom(tmp_path_factory.mktemp("run"))

@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+import yaml
+from chain_checks import chain_problems
 from figure_checks import assert_figure
+from scipy import stats
+from workflow_runs import REPO, snakemake_in
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True)
+_snakemake = snakemake_in
 
 
 @pytest.fixture
@@ -29,11 +27,20 @@ def workdir(tmp_path) -> Path:
     return tmp_path
 
 
+def _copy_run(finished_run: Path, target: Path) -> Path:
+    """A finished run in another folder, Snakemake's records included (file times kept): nothing needs redoing."""
+    shutil.copytree(finished_run, target, symlinks=True)
+    return target
+
+
+def _split(results: Path) -> tuple[pd.DataFrame, list[str]]:
+    split = pd.read_csv(results / "split/split.tsv", sep="\t")
+    return split, sorted(split.loc[split.role == "test", "case"])
+
+
 @pytest.mark.slow
-def test_phantom_run_then_nothing_to_redo(workdir):
-    result = _snakemake(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = workdir / "results"
+def test_phantom_run_writes_every_stage(finished_run):
+    workdir, results = finished_run, finished_run / "results"
     cases = pd.read_csv(results / "inventory/cases.tsv", sep="\t")
     assert list(cases["case"]) == ["case_01", "case_02", "case_03"]
     organs = pd.read_csv(results / "inventory/organs.tsv", sep="\t")
@@ -43,7 +50,8 @@ def test_phantom_run_then_nothing_to_redo(workdir):
         original = sitk.ReadImage(str(results / f"data/HaN-Seg/set_1/{case}/{case}_IMG_CT.nrrd"))
         assert clipped.GetOrigin() == original.GetOrigin() and clipped.GetSize() == original.GetSize()
         assert sitk.GetArrayViewFromImage(clipped).max() <= 3000
-        assert (workdir / f"logs/clip_ct/{case}.log").is_file()
+        assert (results / f"logs/clip_ct/{case}.log").is_file()
+    assert not (workdir / "logs").exists() and not (workdir / "benchmarks").exists()  # all under results_dir
     assert (results / "phantom/truth/case_01/landmarks_mr.csv").is_file()
     for case in cases["case"]:
         registration = json.loads((results / f"cases/{case}/registration/registration.json").read_text())
@@ -55,36 +63,139 @@ def test_phantom_run_then_nothing_to_redo(workdir):
         ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
         mr = sitk.ReadImage(str(results / f"cases/{case}/resampled/mr.nrrd"))
         assert ct.GetSize() == mr.GetSize() == labels.GetSize() and ct.GetOrigin() == mr.GetOrigin()
-        assert (workdir / f"benchmarks/register_mr/{case}.tsv").is_file()
-    # nnU-Net: predictions for exactly the split's test cases, on the resampled CT grid, with official ids
-    split = pd.read_csv(results / "split/split.tsv", sep="\t")
-    test_cases = sorted(split.loc[split.role == "test", "case"])
+        assert (results / f"benchmarks/register_mr/{case}.tsv").is_file()
+    # nnU-Net, per experiment: predictions for exactly the split's test cases, on the resampled CT grid, official ids
+    split, test_cases = _split(results)
     assert len(test_cases) == 1 and len(split) == 3
-    assert sorted(p.stem for p in (results / "predictions").glob("*.nrrd")) == test_cases
-    for case in test_cases:
-        prediction = sitk.ReadImage(str(results / f"predictions/{case}.nrrd"))
-        ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
-        assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()
-        assert prediction.GetSpacing() == ct.GetSpacing() and prediction.GetDirection() == ct.GetDirection()
-        assert sitk.GetArrayViewFromImage(prediction).max() <= 30
-    checkpoint = next((results / "nnunet/results").rglob("fold_all/checkpoint_final.pth"))
-    training = json.loads((checkpoint.parent / "hanseg_training.json").read_text())
-    assert training["trainer"] == "HanSegTrainer" and 2 not in training["inference_allowed_mirroring_axes"]
-    # evaluation and Table 2
-    per_case = pd.read_csv(results / "evaluation/per_case.tsv", sep="\t")
-    assert sorted(per_case.case.unique()) == test_cases and len(per_case) == 30 * len(test_cases)
-    assert {"sdice_2mm", "assd_mm"} <= set(per_case.columns)
-    table = (results / "evaluation/table2.md").read_text()
-    assert "| Parotid | Parotid glands (both) |" in table and "±" in table and "population SD" in table
-    assert "| OAR | Name | N | sDice 2 mm (%) | ASSD (mm) |" in (results / "evaluation/table2_surface.md").read_text()
-    vs_paper = pd.read_csv(results / "evaluation/table2_vs_paper.csv", keep_default_na=False, na_values=["nan"])
-    assert {"dc_ci_low_pct", "hd95_ci_high_mm", "dc_verdict", "hd95_verdict"} <= set(vs_paper.columns)
-    assert set(vs_paper["dc_verdict"]) == {"n/a"}  # one test case: too few for an interval
+    for variant in ("ct_mr", "ct"):
+        experiment = results / "experiments" / variant
+        assert sorted(p.stem for p in (experiment / "predictions").glob("*.nrrd")) == test_cases
+        for case in test_cases:
+            prediction = sitk.ReadImage(str(experiment / f"predictions/{case}.nrrd"))
+            ct = sitk.ReadImage(str(results / f"cases/{case}/resampled/ct.nrrd"))
+            assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()
+            assert prediction.GetSpacing() == ct.GetSpacing() and prediction.GetDirection() == ct.GetDirection()
+            assert sitk.GetArrayViewFromImage(prediction).max() <= 30
+        checkpoint = next((experiment / "nnunet/results").rglob("fold_all/checkpoint_final.pth"))
+        training = json.loads((checkpoint.parent / "hanseg_training.json").read_text())
+        assert training["trainer"] == "HanSegTrainerNoDAAdam" and training["plans"] == "nnUNetPlans_cpu"
+        assert checkpoint.parent.parent.name == "HanSegTrainerNoDAAdam__nnUNetPlans_cpu__3d_fullres"
+        dataset = json.loads(next((experiment / "nnunet/raw").glob("Dataset*/dataset.json")).read_text())
+        assert len(dataset["channel_names"]) == {"ct_mr": 2, "ct": 1}[variant]
+        # evaluation and Table 2
+        per_case = pd.read_csv(experiment / "evaluation/per_case.tsv", sep="\t")
+        assert sorted(per_case.case.unique()) == test_cases and len(per_case) == 30 * len(test_cases)
+        assert {"sdice_2mm", "assd_mm"} <= set(per_case.columns)
+        table = (experiment / "evaluation/table2.md").read_text()
+        assert "| Parotid | Parotid glands (both) |" in table and "±" in table and "population SD" in table
+        surface = (experiment / "evaluation/table2_surface.md").read_text()
+        assert "| OAR | Name | N | sDice 2 mm (%) | ASSD (mm) |" in surface
+        vs_paper = pd.read_csv(experiment / "evaluation/table2_vs_paper.csv", keep_default_na=False, na_values=["nan"])
+        assert {"dc_ci_low_pct", "hd95_ci_high_mm", "dc_verdict", "hd95_verdict"} <= set(vs_paper.columns)
+        assert set(vs_paper["dc_verdict"]) == {"n/a"}  # one test case: too few for an interval
+        assert "swapped pair(s)" in (experiment / "evaluation/laterality.md").read_text()
     ceiling = pd.read_csv(results / "evaluation/overlap_ceiling.csv")
-    assert set(ceiling["organ"]) <= set(per_case["organ"]) and (ceiling["dice_ceiling_min"] <= 1).all()
+    assert (ceiling["dice_ceiling_min"] <= 1).all()
+    # nnU-Net's own plans are kept beside the derived, smaller ones, untouched
+    preprocessed = next((results / "experiments/ct_mr/nnunet/preprocessed").glob("Dataset*"))
+    own, small = (json.loads((preprocessed / f"{n}.json").read_text()) for n in ("nnUNetPlans", "nnUNetPlans_cpu"))
+    assert own["plans_name"] == "nnUNetPlans" and small["plans_name"] == "nnUNetPlans_cpu"
+    small_arch = small["configurations"]["3d_fullres"]["architecture"]["arch_kwargs"]
+    assert small_arch["features_per_stage"] == [8, 16, 32, 64]
+    assert own["configurations"]["3d_fullres"]["architecture"]["arch_kwargs"]["features_per_stage"][0] == 32
     _check_figures_tables_and_report(workdir, results)
     again = _snakemake(workdir, "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def _chain_problems(experiment: Path, results: Path, case: str) -> list[str]:
+    """What says that the chain (conversion, training, prediction, evaluation) is wrong for one test case."""
+    return chain_problems(
+        pd.read_csv(experiment / f"evaluation/cases/{case}.tsv", sep="\t"),
+        pd.read_csv(experiment / f"evaluation/laterality/{case}.tsv", sep="\t", keep_default_na=False),
+        voxel_ml=float(np.prod(sitk.ReadImage(str(results / f"cases/{case}/resampled/labels.nrrd")).GetSpacing()))
+        / 1000.0,
+    )
+
+
+@pytest.mark.slow
+def test_the_model_learned_the_largest_organs_on_their_own_side(finished_run):
+    """A few CPU minutes of training find the largest organs of the held-out case, none mirrored: the stages agree."""
+    results = finished_run / "results"
+    _, (case,) = _split(results)
+    problems = _chain_problems(results / "experiments/ct_mr", results, case)
+    assert problems == [], problems
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corruption", ["mirrored left-right", "shifted by 2 voxels"])
+def test_the_chain_check_fails_on_a_mirrored_or_shifted_prediction(finished_run, tmp_path, corruption):
+    """The same check, on the same run with its prediction corrupted and the real rules rerun, must fail."""
+    workdir = _copy_run(finished_run, tmp_path / "run")
+    results = workdir / "results"
+    _, (case,) = _split(results)
+    experiment = results / "experiments/ct_mr"
+    path = experiment / f"predictions/{case}.nrrd"
+    prediction = sitk.ReadImage(str(path))
+    array = sitk.GetArrayFromImage(prediction)
+    if corruption == "mirrored left-right":
+        array = array[:, :, ::-1]
+    else:
+        array = np.roll(array, (1, 2, 2), axis=(0, 1, 2))
+    corrupted = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    corrupted.CopyInformation(prediction)
+    sitk.WriteImage(corrupted, str(path), useCompression=True)
+    targets = [f"results/experiments/ct_mr/evaluation/{t}/{case}.tsv" for t in ("cases", "laterality")]
+    result = _snakemake(workdir, "--cores", "2", *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule nnunet_predict" not in result.stdout + result.stderr  # the corrupted file itself was scored
+    problems = _chain_problems(experiment, results, case)
+    assert problems, f"the check did not notice a prediction {corruption}"
+
+
+@pytest.mark.slow
+def test_experiments_share_upstream_work_and_are_compared(finished_run):
+    results = finished_run / "results"
+    log = max((finished_run / ".snakemake/log").glob("*.snakemake.log"), key=lambda p: p.stat().st_mtime)
+    text = log.read_text()
+    for rule, times in (("register_mr", 3), ("resample", 3), ("split", 1), ("nnunet_train", 2)):
+        assert len(re.findall(rf"^(?:local)?rule {rule}:$", text, re.M)) == times, rule
+    comparison = pd.read_csv(results / "experiments/comparison_ct_vs_ct_mr.csv", na_values=["nan"])
+    assert {"organ", "n", "dc_diff_mean", "dc_p_wilcoxon", "dc_p_holm", "hd95_diff_mean", "hd95_p_wilcoxon"} <= set(
+        comparison.columns
+    )
+    a, b = (pd.read_csv(results / f"experiments/{v}/evaluation/per_case.tsv", sep="\t") for v in ("ct", "ct_mr"))
+    both = a[a.evaluated].merge(b[b.evaluated], on=["case", "organ"], suffixes=("_a", "_b"))
+    for row in comparison.itertuples():
+        pair = both[both.organ == row.organ]
+        differences = 100 * (pair.dc_a - pair.dc_b).to_numpy()
+        expected = stats.wilcoxon(differences).pvalue if np.any(differences) else np.nan
+        assert row.n == len(pair) and np.isclose(row.dc_p_wilcoxon, expected, equal_nan=True), row.organ
+        assert np.isclose(row.dc_diff_mean, differences.mean())
+    assert "# ct vs ct_mr: paired differences" in (results / "experiments/comparison_ct_vs_ct_mr.md").read_text()
+    assert_figure(results / "figures/comparison_ct_vs_ct_mr.png", min_width=500)
+
+
+@pytest.mark.slow
+def test_cosmetic_config_edits_redo_no_planning_or_training(finished_run, tmp_path):
+    """How a job runs (device, checkpoint interval) and what is drawn or evaluated never re-plans or retrains."""
+    workdir = _copy_run(finished_run, tmp_path / "run")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["nnunet"].update({"device": "cuda", "checkpoint_every": 3})
+    config["figures"] = {"case": "case_02"}
+    config["evaluation"] = {"hd_percentile": 90, "min_volume_fraction": 0.3}
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake(workdir, "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = result.stdout + result.stderr
+    assert not re.search(r"^nnunet_(plan_preprocess|train|predict|dataset)\s", planned, re.M), planned
+    assert re.search(r"^evaluate\s", planned, re.M)  # the evaluation keys did change what evaluate computes
+    # The training budget retrains, but does not re-plan
+    config["nnunet"]["epochs"] += 1
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config))
+    planned = _snakemake(workdir, "-n", "--quiet", "rules")
+    out = planned.stdout + planned.stderr
+    assert re.search(r"^nnunet_train\s+2$", out, re.M) and not re.search(r"^nnunet_plan_preprocess\s", out, re.M)
 
 
 FIGURES = (
@@ -108,7 +219,12 @@ def _check_figures_tables_and_report(workdir: Path, results: Path) -> None:
     assert len(pd.read_csv(results / "tables/table1.csv")) == 6  # all, train, test x CT, MR
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["run"].startswith("demo") and provenance["versions"]["snakemake"]
-    assert provenance["training"]["folds"][0]["epochs"] == 2
+    configured = yaml.safe_load((REPO / ".test/config/config.yaml").read_text())["nnunet"]
+    assert {(t["experiment"], t["epochs"]) for t in provenance["training"]["folds"]} == {
+        ("ct_mr", configured["epochs"]),
+        ("ct", configured["epochs"]),
+    }
+    assert "Plans: nnUNetPlans_cpu, derived from nnU-Net's own plans" in (results / "provenance.md").read_text()
     report = _snakemake(workdir, "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "results/report.html").read_text(encoding="utf-8")
@@ -149,6 +265,25 @@ def test_real_config_dry_run_plans_42_cases_without_data(tmp_path):
     assert re.search(r"^download_archive\s+1$", out, re.M)
     for rule in ("inventory_case", "clip_ct", "register_mr", "resample"):
         assert re.search(rf"^{rule}\s+42$", out, re.M), rule
+
+
+def test_real_config_with_three_experiments_registers_each_case_once(tmp_path):
+    """Experiments share every upstream job: one registration per case, one training per experiment."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    config = yaml.safe_load((tmp_path / "config/config.yaml").read_text())
+    config["experiments"] = {
+        "ct_mr": {"channels": ["CT", "MR"]},
+        "ct": {"channels": ["CT"]},
+        "ct_mr_fov": {"channels": ["CT", "MR_FOV", "FOV"]},
+    }
+    (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake(tmp_path, "-n", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    expected = {"register_mr": 42, "resample": 42, "split": 1, "nnunet_dataset": 3, "nnunet_train": 3}
+    for rule, count in expected.items():
+        assert re.search(rf"^{rule}\s+{count}$", out, re.M), (rule, out)
+    assert re.search(r"^compare_experiments\s+2$", out, re.M)  # ct and ct_mr_fov, each against ct_mr
 
 
 @pytest.mark.parametrize(

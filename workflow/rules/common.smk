@@ -219,6 +219,23 @@ def nnunet_dataset_inputs(wildcards):
     return inputs
 
 
+def model_record(wildcards):
+    """What `hanseg segment` needs to prepare a new case exactly as the model's training cases were."""
+    return {
+        "experiment": wildcards.variant,
+        "channels": EXPERIMENTS[wildcards.variant]["channels"],
+        "target_spacing": config["preprocessing"]["target_spacing"],
+        "hu_clip": config["preprocessing"]["hu_clip"],
+        "body_crop": config["preprocessing"]["body_crop"],
+        "registration": {
+            "parameter_files": [
+                Path(p).name for p in config["registration"]["parameter_files"]
+            ],
+            "initialisation": config["registration"]["initialisation"],
+        },
+    }
+
+
 def nnunet_root_of(wildcards, input):
     """nnU-Net's root folder as the job sees its plans file (<root>/preprocessed/<dataset>/<plans>.json).
 
@@ -372,13 +389,12 @@ def figure4_case_param(wildcards):
     return figure4_case()
 
 
-def training_checkpoints(wildcards):
-    # Asked for after the split, like every nnU-Net target, so a dry run before any data stops at the split.
-    read_split_table()
+def training_checkpoints():
+    # The folds follow from the config alone, so a dry run before any data already shows every training job.
     return [checkpoint_of(v, fold) for v in EXPERIMENTS for fold in training_folds()]
 
 
-def training_experiments(wildcards):
+def training_experiments():
     return [v for v in EXPERIMENTS for fold in training_folds()]
 
 

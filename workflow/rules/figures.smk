@@ -276,7 +276,7 @@ rule tre_per_case:
 rule provenance:
     input:
         split=SPLIT_TSV,
-        checkpoints=training_checkpoints,
+        checkpoints=training_checkpoints(),
         # They name the itk-elastix and SimpleITK that registered the images.
         registrations=expand(
             f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
@@ -301,6 +301,6 @@ rule provenance:
         # The rule's conda env has no Snakemake: record the one that runs the workflow.
         known_versions={"snakemake": SNAKEMAKE_VERSION},
         # The experiment of each checkpoint, in the order of input.checkpoints.
-        experiments=training_experiments,
+        experiments=training_experiments(),
     script:
         "../scripts/provenance.py"

@@ -82,6 +82,8 @@ rule nnunet_train:
         iterations_per_epoch=NNUNET["iterations_per_epoch"],
         val_iterations_per_epoch=NNUNET["val_iterations_per_epoch"],
         final_validation=NNUNET["final_validation"],
+        # How the cases were prepared, recorded in the model folder for `hanseg segment` (new cases).
+        model_record=model_record,
     script:
         "../scripts/nnunet_train.py"
 

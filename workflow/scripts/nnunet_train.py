@@ -21,6 +21,7 @@ def main(snakemake):
         val_iterations_per_epoch=params.val_iterations_per_epoch,
         save_every=runtime["checkpoint_every"],
         final_validation=params.final_validation,
+        model_record=params.model_record,
     )
 
 

@@ -18,6 +18,9 @@ from . import PLANS_NAME, TRAINER_NAME, dataset_folder_name, model_folder, set_r
 
 log = logging.getLogger(__name__)
 
+#: In a model folder (<trainer>__<plans>__<configuration>): how the workflow prepared the cases the model learned from.
+MODEL_RECORD = "hanseg_model.json"
+
 
 def resolve_device(requested: str):
     """torch.device for the request; a GPU request without CUDA fails at once, saying why."""
@@ -53,11 +56,14 @@ def train_fold(
     val_iterations_per_epoch: int = 50,
     save_every: int = 50,
     final_validation: bool = False,
+    model_record: dict | None = None,
 ) -> Path:
     """Train (or resume) one fold; return checkpoint_final.pth.
 
     `plans_file` defaults to nnU-Net's own plans; `trainer` names a class of :data:`hanseg.nnunet.trainer.TRAINERS`.
     With `expected_checkpoint`, nnU-Net's own output folder must be that file's folder (it names the folder itself).
+    `model_record` (what a user of the model needs to prepare a new case: channels, grid, HU clip, body crop) goes
+    into the model folder as :data:`MODEL_RECORD`, beside nnU-Net's plans.json and dataset.json.
     """
     torch_device = resolve_device(device)  # before anything slow
     set_roots(nnunet_root)
@@ -127,4 +133,6 @@ def train_fold(
         },
     }
     write_text_atomic(output / "hanseg_training.json", json.dumps(record, indent=1) + "\n")
+    if model_record is not None:
+        write_text_atomic(output.parent / MODEL_RECORD, json.dumps(model_record, indent=1) + "\n")
     return final
