@@ -11,7 +11,9 @@ from hanseg.images import clip_intensity
 from hanseg.resampling import resample_case
 
 
-def resampled_phantom_case(phantom_root: Path, case: str, out_dir: Path, spacing_xyz=None) -> tuple[dict, dict]:
+def resampled_phantom_case(
+    phantom_root: Path, case: str, out_dir: Path, spacing_xyz=None, *, body_crop: bool = False
+) -> tuple[dict, dict]:
     """CT, MR and labels of one phantom case on one grid; returns ({"ct", "mr", "labels"} -> path, summary).
 
     The MR is placed with the rigid part of the ground truth: a co-registered second channel (within the few-mm
@@ -25,6 +27,6 @@ def resampled_phantom_case(phantom_root: Path, case: str, out_dir: Path, spacing
     mr = sitk.Resample(mr_image, ct, rigid.GetInverse(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
     spacing = tuple(spacing_xyz) if spacing_xyz is not None else ct.GetSpacing()
-    summary = resample_case(ct, mr, None, organs, out_dir, spacing_xyz=spacing)
+    summary = resample_case(ct, mr, None, organs, out_dir, spacing_xyz=spacing, body_crop=body_crop)
     files = {name: out_dir / f"{name}.nrrd" for name in ("ct", "mr", "labels")}
     return files, summary

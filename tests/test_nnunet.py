@@ -217,3 +217,25 @@ def test_derived_plans_shrink_the_network_and_keep_the_preprocessing(nnunet_root
         derive_plans(plans, CONFIGURATION, "nnUNetPlans", {"batch_size": 1})
     with pytest.raises(ValueError, match="beside"):
         write_derived_plans(own, CONFIGURATION, overrides, tmp_path / "nnUNetPlans_small.json")
+
+
+def test_cpu_trainer_neither_augments_nor_mirrors(nnunet_root):
+    """HanSegTrainerNoDAAdam (the demo's recipe): batches keep every left organ left, and inference never mirrors."""
+    from hanseg.nnunet.trainer import HanSegTrainerNoDAAdam
+
+    checked, swapped = _left_right_order(HanSegTrainerNoDAAdam, nnunet_root)
+    assert checked > 20 and swapped == 0
+    set_roots(nnunet_root)
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+    plans["continue_training"] = False
+    trainer = HanSegTrainerNoDAAdam(
+        plans, CONFIGURATION, "all", load_json(str(preprocessed / "dataset.json")), torch.device("cpu")
+    )
+    trainer.initialize()
+    _, _, initial_patch_size, mirror_axes = trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+    assert mirror_axes is None and trainer.inference_allowed_mirroring_axes is None
+    assert list(initial_patch_size) == list(trainer.configuration_manager.patch_size)  # nothing to rotate or scale
+    assert type(trainer.optimizer).__name__ == "AdamW" and trainer.initial_lr == 1e-2
