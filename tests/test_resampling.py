@@ -153,3 +153,20 @@ def test_an_organ_outside_the_grid_is_dropped():
     mask = _image(np.zeros((10, 10, 10), np.uint8))
     reference = target_grid(mask, TARGET)
     assert resample_organ(mask, reference, "Lips") is None
+
+
+def test_outputs_come_from_the_rules_names_or_the_folders(tmp_path):
+    from snakemake.iocontainers import OutputFiles as RuleOutputs
+
+    declared = {name: f"out/{name}.x" for name in ("ct", "labels", "organs", "overlaps", "summary", "mr", "per_case")}
+    outputs = ResampledFiles.of(RuleOutputs(fromdict=declared))
+    assert outputs.ct == tmp_path.joinpath("out/ct.x").relative_to(tmp_path) and outputs.fov is None  # optional
+    folder = ResampledFiles.in_folder(tmp_path)
+    assert (folder.labels, folder.organs, folder.fov) == (
+        tmp_path / "labels.nrrd",
+        tmp_path / "organs",
+        tmp_path / "fov_mask.nrrd",
+    )
+    del declared["summary"]
+    with pytest.raises(ValueError, match="no output named summary"):
+        ResampledFiles.of(RuleOutputs(fromdict=declared))

@@ -6,21 +6,12 @@ from hanseg.rulelog import run
 
 
 def main(snakemake):
-    out = snakemake.output
     resample_case_files(
         snakemake.input.ct,
         snakemake.input.mr,
         snakemake.input.fov,
         json.loads(Path(snakemake.input.record).read_text())["folder"],  # the case's organ masks
-        ResampledFiles(
-            ct=out.ct,
-            labels=out.labels,
-            organs=out.organs,
-            overlaps=out.overlaps,
-            summary=out.summary,
-            mr=out.mr,
-            fov=out.fov,
-        ),
+        ResampledFiles.of(snakemake.output),
         spacing_xyz=snakemake.params.spacing,
         hu_range=snakemake.params.hu_range,
         body_crop=snakemake.params.body_crop,

@@ -65,6 +65,10 @@ TARGET_SPACING: tuple[float, float, float] = tuple(float(v) for v in default("pr
 BODY_CROP: bool = default("preprocessing.body_crop")
 ELASTIX_PARAMETER_FILES: tuple[str, ...] = tuple(default("registration.parameter_files"))
 REGISTRATION_INITIALISATION: str = default("registration.initialisation")
+SPLIT_TEST_FRACTION: float = float(default("split.test_fraction"))
+SPLIT_FOLDS: int = default("split.folds")
+SPLIT_SEED: int = default("split.seed")
+SPLIT_STRATIFY: tuple[str, ...] = tuple(default("split.stratify"))
 #: The paper's rule: an organ is evaluated when strictly more than this fraction of it lies in the MR's FoV.
 MIN_FOV_FRACTION: float = float(default("evaluation.min_volume_fraction"))
 HD_PERCENTILE: float = float(default("evaluation.hd_percentile"))

@@ -19,7 +19,7 @@ The CI covers the sampling of our test cases only, not that of the paper's 14 (R
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ import pandas as pd
 
 from .atomic import write_text_atomic
 from .defaults import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_MIN_CASES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from .outputs import OutputFiles
 from .table2 import evaluated_rows, organs_of, paper_table2, surface_table, table2, write_surface_table, write_table2
 
 __all__ = [
@@ -182,8 +183,14 @@ def vs_paper(table: pd.DataFrame, per_case: pd.DataFrame, options: Bootstrap = B
 
 
 @dataclass(frozen=True)
-class Table2Files:
-    """Where :func:`write_tables` writes: one path per table (the rule passes its declared outputs)."""
+class Table2Files(OutputFiles):
+    """Where :func:`write_tables` writes (the ``aggregate`` rule's outputs, by name)."""
+
+    NAMES = {
+        **{f"table2_{kind}": f"table2.{kind}" for kind in ("csv", "md", "tex")},
+        **{f"surface_{kind}": f"table2_surface.{kind}" for kind in ("csv", "md")},
+        "vs_paper": "table2_vs_paper.csv",
+    }
 
     table2_csv: Path
     table2_md: Path
@@ -193,23 +200,6 @@ class Table2Files:
     surface_md: Path
     #: Our Table 2 against the paper's, with CIs and verdicts.
     vs_paper: Path
-
-    def __post_init__(self):
-        for field in fields(self):  # a rule passes strings
-            object.__setattr__(self, field.name, Path(getattr(self, field.name)))
-
-    @classmethod
-    def in_folder(cls, folder: Path | str) -> Table2Files:
-        """The file names of an ``evaluation/`` folder (the workflow declares the same names)."""
-        folder = Path(folder)
-        return cls(
-            table2_csv=folder / "table2.csv",
-            table2_md=folder / "table2.md",
-            table2_tex=folder / "table2.tex",
-            surface_csv=folder / "table2_surface.csv",
-            surface_md=folder / "table2_surface.md",
-            vs_paper=folder / "table2_vs_paper.csv",
-        )
 
 
 def write_tables(per_case: pd.DataFrame, outputs: Table2Files, options: Bootstrap = Bootstrap()) -> None:

@@ -15,15 +15,15 @@ CT's physical extent.
   is checked, and every mask read, before the first file is written: bad input leaves nothing half-done.
 
 The rule and ``hanseg resample`` call the same function, :func:`resample_case_files`, with explicit output paths
-(:class:`ResampledFiles`): the rule's declared outputs, or the command line's folder (:meth:`ResampledFiles.in_folder`,
-the one place that names the files).
+(:class:`ResampledFiles`): the rule's declared outputs, or the command line's folder with the names of
+:attr:`ResampledFiles.NAMES`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from . import layout
 from .atomic import write_text_atomic
 from .defaults import BODY_CROP, HU_CLIP, TARGET_SPACING
 from .images import check_axial, check_same_grid, largest_component, read_image, write_image
+from .outputs import OutputFiles
 from .overlaps import label_map_keeps, paint_order
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,18 @@ def _sub_reference(reference: sitk.Image, mask: sitk.Image, bbox_xyz: tuple[np.n
 
 
 @dataclass(frozen=True)
-class ResampledFiles:
-    """Where :func:`resample_case` writes a case: one path per output (the rule passes its declared outputs)."""
+class ResampledFiles(OutputFiles):
+    """Where :func:`resample_case` writes a case (the ``resample`` rule's outputs, by name)."""
+
+    NAMES = {
+        "ct": "ct.nrrd",
+        "labels": "labels.nrrd",
+        "organs": "organs",
+        "overlaps": "overlaps.tsv",
+        "summary": "resample.json",
+        "mr": "mr.nrrd",
+        "fov": "fov_mask.nrrd",
+    }
 
     ct: Path
     labels: Path
@@ -119,25 +130,6 @@ class ResampledFiles:
     mr: Path | None = None
     #: Needed when a field-of-view mask is given.
     fov: Path | None = None
-
-    def __post_init__(self):
-        for field in fields(self):  # a rule passes strings
-            if getattr(self, field.name) is not None:
-                object.__setattr__(self, field.name, Path(getattr(self, field.name)))
-
-    @classmethod
-    def in_folder(cls, folder: Path | str) -> ResampledFiles:
-        """The file names of a case's ``resampled/`` folder (the workflow declares the same names)."""
-        folder = Path(folder)
-        return cls(
-            ct=folder / "ct.nrrd",
-            labels=folder / "labels.nrrd",
-            organs=folder / "organs",
-            overlaps=folder / "overlaps.tsv",
-            summary=folder / "resample.json",
-            mr=folder / "mr.nrrd",
-            fov=folder / "fov_mask.nrrd",
-        )
 
 
 @dataclass
