@@ -1,7 +1,7 @@
 """Benchmark registration and resampling on realistic-size phantoms.
 
 Run on demand (not a test): ``python bench/bench_registration.py [--cases 3] [--shape 512x512x150]``.
-For each case: TRE (mean, max) and seconds with the project's parameter files (config/elastix) and with elastix's
+For each case: TRE (mean, max) and seconds with the project's parameter files (hanseg/data/elastix) and with elastix's
 default rigid + B-spline maps, side by side on the same images and the same initialisation; then the peak memory
 (RSS) of a `register_mr` job and of a `resample` job, each measured in a fresh process.
 """
