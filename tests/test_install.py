@@ -92,11 +92,10 @@ def test_installed_package_is_the_installed_copy_with_its_data(installed, tmp_pa
     assert "--params" in _run([installed / "hanseg", "register", "--help"], tmp_path).stdout
 
 
-def _prediction(data_root: Path, out: Path) -> Path:
+def _prediction(data_root: Path, out: Path, scratch: Path) -> Path:
     """A prediction on the resampled grid with real errors: the case's label map (it depends on the CT's grid
     and the masks only, so it is the one both front doors will make) one voxel off in x, without the brainstem."""
     folder = layout.case_dir(data_root, CASE)
-    scratch = out.parent / "scratch"
     outputs = ResampledFiles.in_folder(scratch)
     resample_case_files(folder / layout.ct_name(CASE), None, None, folder, outputs, spacing_xyz=SPACING, case=CASE)
     labels = sitk.ReadImage(str(scratch / "labels.nrrd"))
@@ -132,7 +131,7 @@ def test_cli_and_workflow_write_the_same_files(installed, phantom_root, tmp_path
     results = workdir / "results"
     case_results = results / "cases" / CASE
     evaluation = results / f"experiments/ct_mr/evaluation/cases/{CASE}.tsv"
-    prediction = _prediction(data, results / f"experiments/ct_mr/predictions/{CASE}.nrrd")
+    prediction = _prediction(data, results / f"experiments/ct_mr/predictions/{CASE}.nrrd", tmp_path / "labels")
     command = [sys.executable, "-m", "snakemake", "--snakefile", REPO / "Snakefile", "--directory", workdir]
     command += ["--cores", "1"]  # one thread for elastix, as the command line's below
     targets = ["results/inventory/cases.tsv", f"results/cases/{CASE}/resampled/labels.nrrd"]
