@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from hanseg import metrics
+from hanseg.defaults import HD_PERCENTILE, TARGET_SPACING
 
 try:  # optional: the reference implementation is a test-only dependency
     import surface_distance
@@ -183,8 +184,8 @@ def _theirs_hd(ref: np.ndarray, pred: np.ndarray, spacing: tuple[float, ...], pe
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=3, default=DEFAULT_SHAPE_XYZ, metavar=("X", "Y", "Z"))
-    parser.add_argument("--spacing", type=float, nargs=3, default=(0.5, 0.5, 2.0), metavar=("X", "Y", "Z"))
-    parser.add_argument("--percentile", type=float, default=95.0)
+    parser.add_argument("--spacing", type=float, nargs=3, default=TARGET_SPACING, metavar=("X", "Y", "Z"))
+    parser.add_argument("--percentile", type=float, default=HD_PERCENTILE)
     parser.add_argument("--islands", type=int, default=3, help="organs whose prediction gets a far-off island")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

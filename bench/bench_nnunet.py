@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))  # the shared phantom-case helper
 
 from hanseg.cli import _shape  # noqa: E402
+from hanseg.defaults import TARGET_SPACING  # noqa: E402
 
 DATASET_ID, DATASET_NAME, CONFIGURATION = 990, "HanSegBench", "3d_fullres"
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=3, help="cases; the last one is predicted (default 3)")
     parser.add_argument("--shape", type=_shape, default=(512, 512, 150), help="phantom CT matrix x,y,z")
-    parser.add_argument("--spacing", type=float, nargs=3, default=[0.5, 0.5, 2.0])
+    parser.add_argument("--spacing", type=float, nargs=3, default=TARGET_SPACING)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tmpdir", default=None)
     args = parser.parse_args(argv)

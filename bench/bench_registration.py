@@ -1,7 +1,7 @@
 """Benchmark registration and resampling on realistic-size phantoms.
 
 Run on demand (not a test): ``python bench/bench_registration.py [--cases 3] [--shape 512x512x150]``.
-For each case: TRE (mean, max) and seconds with the project's parameter files (config/elastix) and with elastix's
+For each case: TRE (mean, max) and seconds with the project's parameter files (hanseg/data/elastix) and with elastix's
 default rigid + B-spline maps, side by side on the same images and the same initialisation; then the peak memory
 (RSS) of a `register_mr` job and of a `resample` job, each measured in a fresh process.
 """
@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from hanseg.cli import _shape  # noqa: E402
+from hanseg.defaults import ELASTIX_PARAMETER_FILES, HU_CLIP, resolve_data_files  # noqa: E402
 
-PROJECT = [REPO / "config/elastix/rigid.txt", REPO / "config/elastix/bspline.txt"]
+PROJECT = resolve_data_files(ELASTIX_PARAMETER_FILES)
 
 
 def _peak_mb() -> float:
@@ -57,7 +58,7 @@ def _register(root: str, case: str, parameter_files: list[str], work: str) -> tu
     from hanseg.registration import register, write_outputs
 
     folder = Path(root) / "HaN-Seg/set_1" / case
-    ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
+    ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), *HU_CLIP)
     mr = sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd"))
     truth = Path(root) / "truth" / case
     started = time.perf_counter()
@@ -85,18 +86,18 @@ def _resample(root: str, case: str, work: str, body_crop: bool = False) -> tuple
 
     from hanseg import layout
     from hanseg.images import clip_intensity
-    from hanseg.resampling import resample_case
+    from hanseg.resampling import ResampledFiles, resample_case
 
     folder = Path(root) / "HaN-Seg/set_1" / case
     organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
-    ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), -1000, 3000)
+    ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), *HU_CLIP)
     started = time.perf_counter()
     summary = resample_case(
         ct,
         sitk.ReadImage(str(Path(work) / "mr_in_ct.nrrd")),
         sitk.ReadImage(str(Path(work) / "fov_mask.nrrd")),
         organs,
-        Path(work) / ("resampled_body" if body_crop else "resampled"),
+        ResampledFiles.in_folder(Path(work) / ("resampled_body" if body_crop else "resampled")),
         body_crop=body_crop,
     )
     return time.perf_counter() - started, _peak_mb(), int(np.prod(summary["size"]))

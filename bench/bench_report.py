@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from hanseg.defaults import TARGET_SPACING
 from hanseg.figures import cohort, images, results, surface
 from hanseg.provenance import provenance, write_provenance
 from hanseg.table1 import table1, write_table1
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path.cwd(), help="the run's working directory (for --report)")
     parser.add_argument("--configfile", type=Path, help="the run's config file, e.g. config/demo.yaml (for --report)")
     parser.add_argument("--shape", type=int, nargs=3, default=(1142, 1142, 202), metavar=("X", "Y", "Z"))
-    parser.add_argument("--spacing", type=float, nargs=3, default=(0.5, 0.5, 2.0), metavar=("X", "Y", "Z"))
+    parser.add_argument("--spacing", type=float, nargs=3, default=TARGET_SPACING, metavar=("X", "Y", "Z"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-run", action="store_true", help="only the real-size grid")
     parser.add_argument("--skip-report", action="store_true", help="do not time snakemake --report")

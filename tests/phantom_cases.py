@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from hanseg import layout
 from hanseg.images import clip_intensity
-from hanseg.resampling import resample_case
+from hanseg.resampling import ResampledFiles, resample_case
 
 
 def resampled_phantom_case(
@@ -27,6 +27,8 @@ def resampled_phantom_case(
     mr = sitk.Resample(mr_image, ct, rigid.GetInverse(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
     spacing = tuple(spacing_xyz) if spacing_xyz is not None else ct.GetSpacing()
-    summary = resample_case(ct, mr, None, organs, out_dir, spacing_xyz=spacing, body_crop=body_crop)
+    summary = resample_case(
+        ct, mr, None, organs, ResampledFiles.in_folder(out_dir), spacing_xyz=spacing, body_crop=body_crop
+    )
     files = {name: out_dir / f"{name}.nrrd" for name in ("ct", "mr", "labels")}
     return files, summary

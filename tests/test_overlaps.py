@@ -15,7 +15,7 @@ from hanseg.cropped_masks import CroppedMask, masks_from_labels
 from hanseg.metrics import dice
 from hanseg.overlap_ceiling import CEILING_COLUMNS, ceiling_markdown, ceiling_table, dice_ceiling, read_case_overlaps
 from hanseg.overlaps import label_map_keeps, resolve_overlaps
-from hanseg.resampling import OrganOnGrid, build_label_map, resample_case
+from hanseg.resampling import OrganOnGrid, ResampledFiles, build_label_map, resample_case
 
 SHAPE = (14, 30, 32)
 
@@ -113,7 +113,9 @@ def test_ceiling_table_from_resampling_records(tmp_path):
         ct = tmp_path / f"{case}_ct.nrrd"
         _nrrd(np.zeros(SHAPE, np.int16), ct)
         out = tmp_path / case
-        resample_case(sitk.ReadImage(str(ct)), None, None, files, out, spacing_xyz=(1.0, 1.0, 2.0))
+        resample_case(
+            sitk.ReadImage(str(ct)), None, None, files, ResampledFiles.in_folder(out), spacing_xyz=(1.0, 1.0, 2.0)
+        )
         cases.append(read_case_overlaps(out / "overlaps.tsv", out / "resample.json"))
     table = ceiling_table(cases).set_index("organ")
     assert list(table.index) == [o for o in layout.ORGANS if o in table.index]  # official order

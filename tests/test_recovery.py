@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hanseg.cli import main
+from hanseg.defaults import DATA_DIR
 from hanseg.runstate import RECORD, describe, status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def _workdir(path: Path) -> Path:
     (path / "config").mkdir(parents=True)
     (path / "elastix").mkdir()
     for name in ("rigid", "bspline"):
-        text = (REPO / f"config/elastix/{name}.txt").read_text()
+        text = (DATA_DIR / f"elastix/{name}.txt").read_text()
         text = re.sub(r"\(MaximumNumberOfIterations \d+\)", f"(MaximumNumberOfIterations {ITERATIONS})", text)
         (path / f"elastix/{name}.txt").write_text(text)
     config = (REPO / ".test/config/config.yaml").read_text()

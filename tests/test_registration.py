@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import REPO
 
+from hanseg.defaults import ELASTIX_PARAMETER_FILES, resolve_data_files
 from hanseg.images import clip_intensity
 from hanseg.landmarks import read_landmarks
 from hanseg.phantom import PhantomOptions, generate
@@ -21,7 +21,7 @@ from hanseg.registration import (
     write_outputs,
 )
 
-PARAMETER_FILES = [REPO / "config/elastix/rigid.txt", REPO / "config/elastix/bspline.txt"]
+PARAMETER_FILES = resolve_data_files(ELASTIX_PARAMETER_FILES)
 #: Fine enough for a sub-2-mm TRE (CT 1.9 x 1.9 x 3.1 mm, MR 1.5 x 1.5 x 5.3 mm), small enough for seconds.
 TRE_PHANTOM = PhantomOptions(cases=2, seed=2, ct_shape=(160, 160, 100))
 

@@ -11,7 +11,15 @@ from scipy import stats
 
 from hanseg import layout
 from hanseg.evaluation import COLUMNS
-from hanseg.reproduction import VS_PAPER_COLUMNS, Bootstrap, bootstrap_ci, verdict, vs_paper, write_tables
+from hanseg.reproduction import (
+    VS_PAPER_COLUMNS,
+    Bootstrap,
+    Table2Files,
+    bootstrap_ci,
+    verdict,
+    vs_paper,
+    write_tables,
+)
 from hanseg.table2 import paper_table2, table2
 
 QUICK = Bootstrap(resamples=2000, seed=3)
@@ -154,10 +162,11 @@ def test_vs_paper_columns_verdicts_and_files(tmp_path):
     assert {"n/a", "lower"} <= verdicts  # organs without cases, and our parotid HD95 against the paper's 5.3 mm
     assert comparison.loc["Lips", "dc_verdict"] == "n/a" and comparison.loc["Pituitary", "hd95_verdict"] == "n/a"
 
-    paths = write_tables(per_case, tmp_path / "evaluation", QUICK)
+    outputs = Table2Files.in_folder(tmp_path / "evaluation")
+    write_tables(per_case, outputs, QUICK)
     names = ["table2.csv", "table2.md", "table2.tex", "table2_surface.csv", "table2_surface.md", "table2_vs_paper.csv"]
-    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(names) == sorted(paths)
-    back = pd.read_csv(paths["table2_vs_paper.csv"], keep_default_na=False, na_values=["nan"]).set_index("label")
+    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(names)
+    back = pd.read_csv(outputs.vs_paper, keep_default_na=False, na_values=["nan"]).set_index("label")
     assert back.loc["Lips", "dc_verdict"] == "n/a"
     pd.testing.assert_series_equal(back["hd95_verdict"], comparison["hd95_verdict"])
 

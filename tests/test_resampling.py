@@ -5,7 +5,7 @@ import pytest
 import SimpleITK as sitk
 
 from hanseg import layout
-from hanseg.resampling import build_label_map, resample_case, resample_organ, target_grid
+from hanseg.resampling import ResampledFiles, build_label_map, resample_case, resample_organ, target_grid
 
 SOURCE_SPACING = (0.9766, 0.9766, 2.0)  # a 512 x 512 CT over 500 mm
 TARGET = (0.5, 0.5, 2.0)
@@ -68,7 +68,7 @@ def test_target_grid_keeps_the_physical_extent():
 
 def test_organs_keep_position_volume_and_tiny_ones_survive(organs_case, tmp_path):
     ct, paths = organs_case
-    resample_case(ct, None, None, paths, tmp_path / "out", spacing_xyz=TARGET)
+    resample_case(ct, None, None, paths, ResampledFiles.in_folder(tmp_path / "out"), spacing_xyz=TARGET)
     half_voxel = np.asarray(TARGET) / 2
     for organ, path in paths.items():
         before = sitk.ReadImage(str(path))
@@ -83,7 +83,7 @@ def test_organs_keep_position_volume_and_tiny_ones_survive(organs_case, tmp_path
 
 def test_label_map_round_trips_where_organs_do_not_overlap(organs_case, tmp_path):
     ct, paths = organs_case
-    resample_case(ct, None, None, paths, tmp_path, spacing_xyz=TARGET)
+    resample_case(ct, None, None, paths, ResampledFiles.in_folder(tmp_path), spacing_xyz=TARGET)
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "labels.nrrd")))
     overlapping = {row.split("\t")[0] for row in (tmp_path / "overlaps.tsv").read_text().splitlines()[1:]} | {
         row.split("\t")[1] for row in (tmp_path / "overlaps.tsv").read_text().splitlines()[1:]
@@ -117,7 +117,7 @@ def test_fov_mask_resampled_on_a_constructed_case(tmp_path):
     ct = _image(np.zeros((20, 64, 64), np.int16))
     fov = np.zeros((20, 64, 64), np.uint8)
     fov[5:15, 10:40, 20:50] = 1
-    resample_case(ct, None, _image(fov), {}, tmp_path, spacing_xyz=TARGET)
+    resample_case(ct, None, _image(fov), {}, ResampledFiles.in_folder(tmp_path), spacing_xyz=TARGET)
     out = sitk.ReadImage(str(tmp_path / "fov_mask.nrrd"))
     inside = np.argwhere(sitk.GetArrayViewFromImage(out) > 0)
     lo = np.asarray(out.TransformIndexToPhysicalPoint([int(v) for v in inside.min(axis=0)[::-1]]))
@@ -132,8 +132,10 @@ def test_fov_mask_resampled_on_a_constructed_case(tmp_path):
 
 def test_body_crop_keeps_every_organ_and_shrinks_the_grid(organs_case, tmp_path):
     ct, paths = organs_case
-    full = resample_case(ct, None, None, paths, tmp_path / "full", spacing_xyz=TARGET)
-    cropped = resample_case(ct, None, None, paths, tmp_path / "crop", spacing_xyz=TARGET, body_crop=True)
+    full = resample_case(ct, None, None, paths, ResampledFiles.in_folder(tmp_path / "full"), spacing_xyz=TARGET)
+    cropped = resample_case(
+        ct, None, None, paths, ResampledFiles.in_folder(tmp_path / "crop"), spacing_xyz=TARGET, body_crop=True
+    )
     assert np.prod(cropped["size"]) < np.prod(full["size"])
     assert cropped["organ_voxels"] == full["organ_voxels"]
 
@@ -144,10 +146,27 @@ def test_non_axial_mask_fails_naming_case_and_file(organs_case, tmp_path):
     mask.SetDirection((0, 1, 0, 1, 0, 0, 0, 0, 1))
     sitk.WriteImage(mask, str(paths["Brainstem"]))
     with pytest.raises(ValueError, match=r"case_01: case_01_OAR_Brainstem.seg.nrrd: direction matrix"):
-        resample_case(ct, None, None, paths, tmp_path, spacing_xyz=TARGET, case="case_01")
+        resample_case(ct, None, None, paths, ResampledFiles.in_folder(tmp_path), spacing_xyz=TARGET, case="case_01")
 
 
 def test_an_organ_outside_the_grid_is_dropped():
     mask = _image(np.zeros((10, 10, 10), np.uint8))
     reference = target_grid(mask, TARGET)
     assert resample_organ(mask, reference, "Lips") is None
+
+
+def test_outputs_come_from_the_rules_names_or_the_folders(tmp_path):
+    from snakemake.iocontainers import OutputFiles as RuleOutputs
+
+    declared = {name: f"out/{name}.x" for name in ("ct", "labels", "organs", "overlaps", "summary", "mr", "per_case")}
+    outputs = ResampledFiles.of(RuleOutputs(fromdict=declared))
+    assert outputs.ct == tmp_path.joinpath("out/ct.x").relative_to(tmp_path) and outputs.fov is None  # optional
+    folder = ResampledFiles.in_folder(tmp_path)
+    assert (folder.labels, folder.organs, folder.fov) == (
+        tmp_path / "labels.nrrd",
+        tmp_path / "organs",
+        tmp_path / "fov_mask.nrrd",
+    )
+    del declared["summary"]
+    with pytest.raises(ValueError, match="no output named summary"):
+        ResampledFiles.of(RuleOutputs(fromdict=declared))

@@ -135,11 +135,9 @@ def test_table2_rejects_duplicates_and_broken_rows():
 
 def test_written_tables(tmp_path):
     table = table2(_per_case())
-    paths = write_table2(table, tmp_path / "evaluation")
-    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(
-        ["table2.csv", "table2.md", "table2.tex"]
-    )
-    assert paths["table2.md"] == tmp_path / "evaluation/table2.md"
+    paths = {name: tmp_path / "evaluation" / name for name in ("table2.csv", "table2.md", "table2.tex")}
+    write_table2(table, paths["table2.csv"], paths["table2.md"], paths["table2.tex"])
+    assert sorted(p.name for p in (tmp_path / "evaluation").iterdir()) == sorted(paths)
 
     csv_back = pd.read_csv(paths["table2.csv"])
     assert list(csv_back.columns) == list(TABLE2_COLUMNS) and len(csv_back) == 38
@@ -249,8 +247,9 @@ def test_surface_table_has_table2_rows_and_statistics(tmp_path):
     md = surface_markdown(table)
     assert md.startswith("| OAR | Name | N | sDice 2 mm (%) | ASSD (mm) |") and "Not in the paper's Table 2" in md
     assert "| Parotid_L | Parotid gland (left) | 3 | 51.0 ± 36.2 | 1.3 ± 0.3 (+1 ∞) |" in md
-    paths = write_surface_table(table, tmp_path)
-    assert sorted(p.name for p in paths.values()) == ["table2_surface.csv", "table2_surface.md"]
+    paths = {name: tmp_path / name for name in ("table2_surface.csv", "table2_surface.md")}
+    write_surface_table(table, paths["table2_surface.csv"], paths["table2_surface.md"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(paths)
     assert list(pd.read_csv(paths["table2_surface.csv"]).columns) == list(SURFACE_COLUMNS)
     broken = _per_case().assign(sdice_2mm=math.nan)
     table2(broken)  # Table 2 itself needs only DC and HD95

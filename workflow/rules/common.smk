@@ -5,11 +5,12 @@ from pathlib import Path
 from snakemake.utils import validate
 
 # The rules' scripts import the package from next to them; the Snakefile needs it for input functions too.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
-from hanseg import layout, runstate  # noqa: E402
+from hanseg import defaults, layout, runstate  # noqa: E402
 
-validate(config, schema="../schemas/config.schema.yaml")
+# The schema ships inside the package (hanseg.defaults reads the same defaults for the command line).
+validate(config, schema="../scripts/hanseg/data/config.schema.yaml")
 
 
 # The run record behind `hanseg status` (README, "When a run dies"): written by the main process of a real run only.
@@ -124,16 +125,14 @@ def all_targets():
 
 
 def elastix_parameter_files():
-    """Configured parameter files: relative to the working directory if there, else to the workflow."""
-    resolved = []
-    for name in config["registration"]["parameter_files"]:
-        path = Path(name)
-        if not path.is_absolute() and not path.exists():
-            path = Path(workflow.basedir) / name
-        if not path.exists():
-            raise ValueError(f"registration.parameter_files: {name} not found")
-        resolved.append(str(path))
-    return resolved
+    """Configured parameter files: hanseg:<name> = shipped with the package; else the working directory's, or the
+    workflow's."""
+    files = defaults.resolve_data_files(
+        config["registration"]["parameter_files"],
+        search=[workflow.basedir],
+        what="registration.parameter_files:",
+    )
+    return [str(path) for path in files]
 
 
 def landmarks_root():

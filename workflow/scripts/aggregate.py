@@ -1,7 +1,5 @@
-from pathlib import Path
-
 from hanseg.per_case import aggregate
-from hanseg.reproduction import Bootstrap, write_tables
+from hanseg.reproduction import Bootstrap, Table2Files, write_tables
 from hanseg.rulelog import run
 
 
@@ -13,7 +11,7 @@ def main(snakemake):
         confidence=snakemake.params.confidence,
         min_cases=snakemake.params.min_cases,
     )
-    write_tables(per_case, Path(snakemake.output.table2_csv).parent, options)
+    write_tables(per_case, Table2Files.of(snakemake.output), options)
 
 
 run(snakemake, main)  # noqa: F821

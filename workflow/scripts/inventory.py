@@ -1,19 +1,13 @@
 import json
-import logging
+from pathlib import Path
 
-from hanseg.inventory import write_tables
+from hanseg.inventory import log_warnings, write_tables
 from hanseg.rulelog import run
 
 
 def main(snakemake):
-    records = [json.loads(open(path).read()) for path in snakemake.input.records]
-    log = logging.getLogger("hanseg.inventory")
-    for record in records:
-        for warning in record["warnings"]:
-            log.warning("%s", warning)
-    # Problems of a CSV file as a whole are in every case's record: say them once.
-    for warning in dict.fromkeys(w for record in records for w in record.get("csv_warnings", [])):
-        log.warning("%s", warning)
+    records = [json.loads(Path(path).read_text()) for path in snakemake.input.records]
+    log_warnings(records)  # every case's warnings in one log
     write_tables(records, snakemake.output.cases, snakemake.output.organs)
 
 

@@ -2,7 +2,9 @@
 
 Each subcommand imports only what it needs, so `hanseg --help` is instant and works without torch or elastix.
 Bad input ends with exit status 1 and one line per problem naming the file (several problems of a case: one line
-each), never a traceback (`-v` shows it).
+each), never a traceback (`-v` shows it). Defaults are the config schema's (:mod:`hanseg.defaults`), so a command
+run without options does what the workflow does with its default config; where a command writes several files
+into a folder, their names come from the package function it calls (the rules pass their declared outputs instead).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from . import defaults
 from .errors import report_lines
 
 log = logging.getLogger("hanseg")
@@ -35,7 +38,7 @@ def cmd_phantom(args: argparse.Namespace) -> None:
 def cmd_download(args: argparse.Namespace) -> None:
     from .download import download_file
 
-    download_file(args.url, args.out, sha256=args.sha256, size=args.size, retries=args.retries)
+    download_file(args.url, args.out, sha256=args.sha256, size=args.size or None, retries=args.retries)
     print(args.out)
 
 
@@ -51,22 +54,20 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 def cmd_inventory(args: argparse.Namespace) -> None:
     from . import archive, layout
-    from .inventory import CaseValidationError, inspect_case, write_tables
-    from .metadata import read_organ_availability, read_patients
+    from .inventory import CaseValidationError, dataset_metadata, inspect_case, log_warnings, write_tables
 
     root = layout.find_data_root(args.data)
     if root is None:
         raise archive.ArchiveError(f"{args.data}: no HaN-Seg dataset (no {layout.TRAIN_SET}/ folder) found")
     cases = args.cases or archive.check_layout(root, strict=args.strict)
-    set_folder = layout.set_dir(root)
-    availability = read_organ_availability(set_folder / layout.OAR_CSV)
-    patients = read_patients(set_folder / layout.PATIENT_CSV)
+    availability, patients = dataset_metadata(root)
     records, failures = [], []
     for case in cases:  # every case is checked, so one run names every problem of every case
         try:
             records.append(inspect_case(root, case, availability, patients, strict=args.strict))
         except CaseValidationError as error:
             failures.append(error)
+    log_warnings(records)
     if failures:
         raise CaseValidationError("\n".join(str(error) for error in failures))
     out = Path(args.out_dir)
@@ -83,6 +84,7 @@ def cmd_clip_ct(args: argparse.Namespace) -> None:
 
 
 def cmd_register(args: argparse.Namespace) -> None:
+    from .defaults import resolve_data_files
     from .images import read_image
     from .landmarks import read_landmarks
     from .registration import register, write_outputs
@@ -99,7 +101,7 @@ def cmd_register(args: argparse.Namespace) -> None:
     result = register(
         ct,
         mr,
-        args.params,
+        resolve_data_files(args.params, what="--params"),
         args.out_dir,
         threads=args.threads,
         initialisation=args.initialisation,
@@ -111,30 +113,18 @@ def cmd_register(args: argparse.Namespace) -> None:
 
 
 def cmd_resample(args: argparse.Namespace) -> None:
-    from . import layout
-    from .errors import InputError
-    from .images import read_image
-    from .resampling import resample_case
+    from .resampling import ResampledFiles, resample_case_files
 
-    organs = {}
-    if args.case_dir:
-        case = args.case or args.case_dir.name
-        organs, problems = layout.scan_organ_files(args.case_dir, case if layout.is_case_id(case) else None)
-        errors = [p for p in problems if p.level == "error"]
-        if errors:
-            raise InputError("\n".join(f"{args.case_dir}: {p}" for p in errors))
-        for problem in problems:
-            log.warning("%s: %s", args.case_dir, problem)
-    summary = resample_case(
-        read_image(args.ct),
-        read_image(args.mr) if args.mr else None,
-        read_image(args.fov, "mask") if args.fov else None,
-        organs,
-        args.out_dir,
-        spacing_xyz=tuple(args.spacing),
-        hu_range=tuple(args.hu_range),
+    summary = resample_case_files(
+        args.ct,
+        args.mr,
+        args.fov,
+        args.case_dir,
+        ResampledFiles.in_folder(args.out_dir),
+        spacing_xyz=args.spacing,
+        hu_range=args.hu_range,
         body_crop=args.body_crop,
-        case=args.case or "",
+        case=args.case or (args.case_dir.name if args.case_dir else ""),
     )
     print(f"{args.out_dir}: {summary['size']} voxels, {len(summary['organ_voxels'])} organs")
 
@@ -161,11 +151,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_table2(args: argparse.Namespace) -> None:
     from .per_case import read_case_tables
-    from .reproduction import Bootstrap, write_tables
+    from .reproduction import Bootstrap, Table2Files, write_tables
 
     options = Bootstrap(resamples=args.resamples, seed=args.seed, confidence=args.confidence, min_cases=args.min_cases)
-    paths = write_tables(read_case_tables(args.per_case), args.out_dir, options)
-    print(paths["table2.md"])
+    outputs = Table2Files.in_folder(args.out_dir)
+    write_tables(read_case_tables(args.per_case), outputs, options)
+    print(outputs.table2_md)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -183,27 +174,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("phantom", help="write synthetic heads in the exact HaN-Seg layout")
     p.add_argument("out", type=Path, help="output folder (gets HaN-Seg/ or HaN-Seg.zip, and truth/)")
-    p.add_argument("--cases", type=int, default=4, help="number of cases (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data (default 0)")
+    p.add_argument("--cases", type=int, default=defaults.PHANTOM_CASES, help="number of cases (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.PHANTOM_SEED, help="same seed, same data (default %(default)s)")
+    shape = "x".join(map(str, defaults.PHANTOM_SHAPE))
     p.add_argument(
         "--shape",
         type=_shape,
-        default=(128, 128, 60),
-        help="CT matrix x,y,z (default 128x128x60; 512x512x150 is realistic)",
+        default=defaults.PHANTOM_SHAPE,
+        help=f"CT matrix x,y,z (default {shape}; 512x512x150 is realistic)",
     )
     p.add_argument("--zip", action="store_true", help="write HaN-Seg.zip like Zenodo's instead of the folder")
     p.set_defaults(func=cmd_phantom)
 
     p = sub.add_parser("download", help="resumable, checksum-verified download (HaN-Seg.zip from Zenodo)")
-    p.add_argument("--url", default="https://zenodo.org/records/7442914/files/HaN-Seg.zip")
+    p.add_argument("--url", default=defaults.ZENODO_URL, help="default: Zenodo's HaN-Seg.zip (record 7442914)")
     p.add_argument("--out", type=Path, default=Path("HaN-Seg.zip"))
     p.add_argument(
         "--sha256",
-        default="20226dd717f334dc1b1afe961b3375f946fa56b64a80bf5349128f90c0bbfa5f",
-        help="expected SHA-256 (empty string: do not verify)",
+        default=defaults.ZENODO_SHA256,
+        help="expected SHA-256 (default: Zenodo's HaN-Seg.zip; empty string: do not verify)",
     )
-    p.add_argument("--size", type=int, default=None, help="expected size in bytes")
-    p.add_argument("--retries", type=int, default=5, help="consecutive failed attempts before giving up")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=defaults.ZENODO_SIZE,
+        help="expected size in bytes (default: Zenodo's HaN-Seg.zip, %(default)s; 0: unknown)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=defaults.DOWNLOAD_RETRIES,
+        help="consecutive failed attempts before giving up (default %(default)s)",
+    )
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("extract", help="safely extract HaN-Seg.zip and check its layout")
@@ -222,21 +224,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clip-ct", help="clip a CT's HU range, keeping its geometry exactly")
     p.add_argument("ct", type=Path)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--lower", type=float, default=-1000.0)
-    p.add_argument("--upper", type=float, default=3000.0)
+    p.add_argument("--lower", type=float, default=defaults.HU_CLIP[0], help="HU (default %(default)s)")
+    p.add_argument("--upper", type=float, default=defaults.HU_CLIP[1], help="HU (default %(default)s)")
     p.set_defaults(func=cmd_clip_ct)
 
-    default_params = [
-        str(Path(__file__).resolve().parents[3] / "config/elastix" / n) for n in ("rigid.txt", "bspline.txt")
-    ]
     p = sub.add_parser("register", help="register an MR to its CT with elastix (rigid + B-spline)")
     p.add_argument("--ct", type=Path, required=True, help="fixed image (the organs live on its grid)")
     p.add_argument("--mr", type=Path, required=True, help="moving image")
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--params", nargs="+", default=default_params, help="elastix parameter files, applied in order")
+    p.add_argument(
+        "--params",
+        nargs="+",
+        default=list(defaults.ELASTIX_PARAMETER_FILES),
+        help="elastix parameter files, applied in order; hanseg:<name> is a file shipped with the package "
+        "(default: %(default)s)",
+    )
     p.add_argument("--landmarks-ct", type=Path, help="CSV name,x,y,z (LPS mm) for the TRE")
     p.add_argument("--landmarks-mr", type=Path, help="CSV name,x,y,z (LPS mm) for the TRE")
-    p.add_argument("--initialisation", choices=["head_search", "headers"], default="head_search")
+    p.add_argument(
+        "--initialisation",
+        choices=defaults.schema()["properties"]["registration"]["properties"]["initialisation"]["enum"],
+        default=defaults.REGISTRATION_INITIALISATION,
+        help="head_search: find the head in both images (HaN-Seg's headers share no coordinates); headers: trust "
+        "them (default %(default)s)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--case", help="case id for messages")
     p.set_defaults(func=cmd_register)
@@ -247,9 +258,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fov", type=Path, help="the MR's field of view in CT space (fov_mask.nrrd)")
     p.add_argument("--case-dir", type=Path, help="HaN-Seg case folder with the *_OAR_*.seg.nrrd masks")
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--spacing", type=float, nargs=3, default=[0.5, 0.5, 2.0], metavar=("X", "Y", "Z"))
-    p.add_argument("--hu-range", type=float, nargs=2, default=[-1000.0, 3000.0], metavar=("LOW", "HIGH"))
-    p.add_argument("--body-crop", action="store_true", help="crop to the body plus 10 mm")
+    p.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        default=defaults.TARGET_SPACING,
+        metavar=("X", "Y", "Z"),
+        help="target grid in mm (default %(default)s)",
+    )
+    p.add_argument(
+        "--hu-range",
+        type=float,
+        nargs=2,
+        default=defaults.HU_CLIP,
+        metavar=("LOW", "HIGH"),
+        help="CT clipped to this range after resampling (default %(default)s)",
+    )
+    p.add_argument(
+        "--body-crop",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.BODY_CROP,
+        help="crop to the body plus 10 mm (default %(default)s)",
+    )
     p.add_argument("--case", help="case id for messages")
     p.set_defaults(func=cmd_resample)
 
@@ -262,10 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-fov-fraction",
         type=float,
-        default=0.2,
-        help="evaluate organs with more than this fraction of their volume in the FoV (default 0.2)",
+        default=defaults.MIN_FOV_FRACTION,
+        help="evaluate organs with more than this fraction of their volume in the FoV (default %(default)s)",
     )
-    p.add_argument("--percentile", type=float, default=95.0, help="Hausdorff percentile (default 95)")
+    p.add_argument(
+        "--percentile", type=float, default=defaults.HD_PERCENTILE, help="Hausdorff percentile (default %(default)s)"
+    )
     p.add_argument(
         "--resample-prediction",
         action="store_true",
@@ -286,10 +318,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("per_case", type=Path, nargs="+", help="per-case TSVs (hanseg evaluate's, or per_case.tsv)")
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the CIs (default 0.95)")
-    p.add_argument("--min-cases", type=int, default=5, help="fewer test cases with the organ: verdict n/a (default 5)")
+    p.add_argument(
+        "--resamples", type=int, default=defaults.BOOTSTRAP_RESAMPLES, help="bootstrap resamples (default %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=defaults.BOOTSTRAP_SEED, help="bootstrap seed (default %(default)s)")
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=defaults.BOOTSTRAP_CONFIDENCE,
+        help="confidence level of the CIs (default %(default)s)",
+    )
+    p.add_argument(
+        "--min-cases",
+        type=int,
+        default=defaults.BOOTSTRAP_MIN_CASES,
+        help="fewer test cases with the organ: verdict n/a (default %(default)s)",
+    )
     p.set_defaults(func=cmd_table2)
 
     p = sub.add_parser(

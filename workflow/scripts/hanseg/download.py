@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from .defaults import DOWNLOAD_RETRIES
+
 __all__ = ["ChecksumError", "DownloadError", "download_file", "sha256_of"]
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def download_file(
     *,
     sha256: str | None = None,
     size: int | None = None,
-    retries: int = 5,
+    retries: int = DOWNLOAD_RETRIES,
     backoff_s: float = 2.0,
     max_backoff_s: float = 60.0,
     timeout_s: float = 60.0,

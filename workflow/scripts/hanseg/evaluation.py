@@ -10,9 +10,10 @@ Rules (the paper's, see DESIGN section 6; Table 2 is built from these rows by :m
    :mod:`hanseg.overlaps` for the resulting Dice ceiling). Files are read by :mod:`hanseg.evaluation_files`.
 2. Field of view. With a FoV mask (the MR's field of view in CT space), reference and prediction are both
    restricted to it before anything is counted or scored. ``fov_fraction`` = reference voxels inside the FoV /
-   all reference voxels. An organ is evaluated only if ``fov_fraction > min_fov_fraction`` (0.2: strictly
-   more than 20 %, the paper's "retained more than 20% of their original volume"); otherwise the row says
-   ``outside field of view (x % kept)``. Without a FoV mask every present organ has ``fov_fraction`` 1.
+   all reference voxels. An organ is evaluated only if ``fov_fraction > min_fov_fraction`` (default 0.2,
+   ``evaluation.min_volume_fraction``: strictly more than 20 %, the paper's "retained more than 20% of their
+   original volume"); otherwise the row says ``outside field of view (x % kept)``. Without a FoV mask every
+   present organ has ``fov_fraction`` 1.
 3. Absent organs. An organ missing from the reference, or with an empty mask, is not evaluated: ``no
    reference`` (whatever the prediction holds; ``pred_voxels`` still tells). This covers "both empty".
 4. Empty prediction. An evaluated organ with no predicted voxel inside the FoV scores Dice 0, HD95 and ASSD
@@ -39,6 +40,7 @@ import SimpleITK as sitk
 from . import layout
 from .boxes import union_box
 from .cropped_masks import CroppedMask, MaskLike, array_view, as_cropped, masks_from_labels
+from .defaults import HD_PERCENTILE, MIN_FOV_FRACTION
 from .images import Grid, check_same_grid
 from .metrics import SURFACE_DICE_TOLERANCE_MM, mask_metrics
 
@@ -61,8 +63,6 @@ COLUMNS: tuple[str, ...] = (
 #: The score columns: floats, NaN when the organ is not evaluated.
 SCORE_COLUMNS: tuple[str, ...] = ("dc", "hd95_mm", "sdice_2mm", "assd_mm")
 
-#: The paper's rule: evaluate organs that keep strictly more than this fraction of their volume inside the FoV.
-MIN_FOV_FRACTION = 0.2
 
 REASON_NO_REFERENCE = "no reference"
 REASON_EMPTY_PREDICTION = "empty prediction"
@@ -114,7 +114,7 @@ def evaluate_case(
     *,
     case: str,
     min_fov_fraction: float = MIN_FOV_FRACTION,
-    percentile: float = 95.0,
+    percentile: float = HD_PERCENTILE,
 ) -> list[dict]:
     """One row per organ of the 30 (official id order) with the rules of the module docstring.
 

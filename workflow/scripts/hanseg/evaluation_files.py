@@ -20,8 +20,9 @@ import SimpleITK as sitk
 
 from . import layout
 from .cropped_masks import CroppedMask, masks_from_labels
+from .defaults import HD_PERCENTILE, MIN_FOV_FRACTION
 from .errors import InputError
-from .evaluation import MIN_FOV_FRACTION, evaluate_case
+from .evaluation import evaluate_case
 from .images import Grid, ImageError, read_image
 from .overlaps import resolve_overlaps as resolve
 
@@ -50,12 +51,7 @@ def organ_files(folder: Path | str) -> dict[str, Path]:
     subfolder (a whole `resampled/` folder) is read from there.
     """
     folder = Path(folder)
-    found, problems = layout.scan_organ_files(folder)
-    errors = [p for p in problems if p.level == "error"]
-    if errors:
-        raise InputError("\n".join(f"{folder}: {p}" for p in errors))
-    for problem in problems:
-        log.warning("%s", problem)
+    found = layout.organ_files(folder)
     if not found and (folder / "organs").is_dir():
         return organ_files(folder / "organs")
     return found
@@ -137,7 +133,7 @@ def evaluate_files(
     *,
     case: str | None = None,
     min_fov_fraction: float = MIN_FOV_FRACTION,
-    percentile: float = 95.0,
+    percentile: float = HD_PERCENTILE,
     resample_prediction: bool = False,
     resolve_overlaps: bool = False,
 ) -> list[dict]:

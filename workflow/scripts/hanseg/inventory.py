@@ -14,6 +14,9 @@ A *warning* is logged and recorded in the tables, and the case goes on:
   - a file in the case folder that is not the CT, the MR or a `case_NN_OAR_<Organ>.seg.nrrd` of the 30 organs.
 `strict=True` turns every warning into an error. All problems of a case are collected and reported together, one
 line each, naming the case and the file.
+
+The rules (one ``inventory_case`` job per case, then ``inventory``) and ``hanseg inventory`` call the same
+functions: :func:`dataset_metadata`, :func:`inspect_case`, :func:`log_warnings` and :func:`write_tables`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from . import layout
 from .atomic import write_text_atomic
 from .errors import InputError, Problem
 from .images import Grid, read_checked
-from .metadata import OrganAvailability, Patients
+from .metadata import OrganAvailability, Patients, read_organ_availability, read_patients
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,12 @@ def _folder_not_found(data_root: Path | str, case: str, set_name: str) -> str:
     return f"{case}: case folder {folder} not found{hint}"
 
 
+def dataset_metadata(data_root: Path | str, set_name: str = layout.TRAIN_SET) -> tuple[OrganAvailability, Patients]:
+    """The set's ``OAR_data.csv`` and ``patient_data.csv``, read once for all its cases."""
+    set_folder = layout.set_dir(data_root, set_name)
+    return read_organ_availability(set_folder / layout.OAR_CSV), read_patients(set_folder / layout.PATIENT_CSV)
+
+
 def inspect_case(
     data_root: Path | str,
     case: str,
@@ -74,7 +83,8 @@ def inspect_case(
     set_name: str = layout.TRAIN_SET,
     strict: bool = False,
 ) -> dict:
-    """Read and check one case; return its inventory record (JSON-able), or raise CaseValidationError."""
+    """Read and check one case; return its inventory record (JSON-able; its warnings are in ``warnings`` and
+    ``csv_warnings``, for :func:`log_warnings`), or raise CaseValidationError."""
     folder = layout.case_dir(data_root, case, set_name)
     problems: list[Problem] = []
     record: dict = {"case": case, "folder": str(folder)}
@@ -171,14 +181,22 @@ def inspect_case(
     record["organs_present"] = sum(r["file_present"] and r["voxels"] > 0 for r in organs)
 
     errors = [p for p in problems + csv_warnings if p.level == "error" or strict]
-    warnings = [p for p in problems if p not in errors]
-    for warning in [*warnings, *(w for w in csv_warnings if w not in errors)]:
-        log.warning("%s", warning)
-    record["warnings"] = [str(w) for w in warnings]
-    record["csv_warnings"] = [str(w) for w in csv_warnings]
+    record["warnings"] = [str(p) for p in problems if p not in errors]
+    record["csv_warnings"] = [str(w) for w in csv_warnings if w not in errors]
     if errors:
+        log_warnings([record])  # a failing case's record is not kept: say its warnings now
         raise CaseValidationError("\n".join(str(p) for p in errors))
     return record
+
+
+def log_warnings(records: list[dict]) -> None:
+    """Log the warnings of inventory records: each case's, then each problem of a CSV file as a whole once (every
+    case's record holds it)."""
+    for record in records:
+        for warning in record["warnings"]:
+            log.warning("%s", warning)
+    for warning in dict.fromkeys(w for record in records for w in record.get("csv_warnings", [])):
+        log.warning("%s", warning)
 
 
 def write_case_record(record: dict, path: Path | str) -> None:

@@ -6,10 +6,13 @@ construction. Label ids are the HaN-Seg 2023 challenge's (1..30, background 0).
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
-from .errors import Problem
+from .errors import InputError, Problem
+
+log = logging.getLogger(__name__)
 
 #: The 30 organ labels as spelled in the file names, in the order of their official ids 1..30.
 ORGANS: tuple[str, ...] = (
@@ -214,6 +217,18 @@ def scan_organ_files(folder: Path | str, case: str | None = None) -> tuple[dict[
             continue
         found[organ] = path
     return found, problems
+
+
+def organ_files(folder: Path | str, case: str | None = None) -> dict[str, Path]:
+    """Organ -> mask file of a folder (:func:`scan_organ_files`), for a caller that goes on with them: the errors
+    raise one :class:`InputError` (a line each, naming the folder), the warnings are logged."""
+    found, problems = scan_organ_files(folder, case)
+    errors = [problem for problem in problems if problem.level == "error"]
+    if errors:
+        raise InputError("\n".join(f"{folder}: {problem}" for problem in errors))
+    for problem in problems:
+        log.warning("%s", problem)
+    return found
 
 
 def find_data_root(folder: Path | str) -> Path | None:

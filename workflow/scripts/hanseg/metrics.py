@@ -53,6 +53,7 @@ import numpy as np
 from scipy import ndimage
 
 from .boxes import bounding_box, label_boxes, union_box
+from .defaults import HD_PERCENTILE
 
 __all__ = [
     "SURFACE_DICE_TOLERANCE_MM",
@@ -310,7 +311,7 @@ def _directed_percentile(distances: np.ndarray, areas: np.ndarray, percentile: f
     return float(distances[min(index, distances.size - 1)])
 
 
-def robust_hausdorff(distances: SurfaceDistances, percentile: float = 95.0) -> float:
+def robust_hausdorff(distances: SurfaceDistances, percentile: float = HD_PERCENTILE) -> float:
     """Area-weighted percentile Hausdorff distance (mm) from :func:`surface_distances` output.
 
     ``inf`` if exactly one mask is empty, ``nan`` if both are.
@@ -328,7 +329,7 @@ def hausdorff_percentile(
     ref: np.ndarray,
     pred: np.ndarray,
     spacing_zyx: Sequence[float],
-    percentile: float = 95.0,
+    percentile: float = HD_PERCENTILE,
     *,
     crop: bool = True,
 ) -> float:
@@ -455,7 +456,7 @@ def mask_metrics(
     ref: np.ndarray,
     pred: np.ndarray,
     spacing_zyx: Sequence[float],
-    percentile: float = 95.0,
+    percentile: float = HD_PERCENTILE,
     tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM,
 ) -> LabelMetrics:
     """Dice, HD(percentile), surface Dice at `tolerance_mm` and ASSD of one pair of 3-D masks, from one
@@ -479,7 +480,7 @@ def label_metrics(
     pred_labels: np.ndarray,
     spacing_zyx: Sequence[float],
     labels: Iterable[int],
-    percentile: float = 95.0,
+    percentile: float = HD_PERCENTILE,
     tolerance_mm: float = SURFACE_DICE_TOLERANCE_MM,
 ) -> dict[int, LabelMetrics]:
     """:class:`LabelMetrics` of every label in two integer label maps of the same grid.

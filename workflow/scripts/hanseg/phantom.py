@@ -32,6 +32,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import layout
+from .defaults import PHANTOM_CASES, PHANTOM_SEED, PHANTOM_SHAPE
 from .landmarks import write_landmarks
 
 log = logging.getLogger(__name__)
@@ -327,10 +328,10 @@ LANDMARKS: dict[str, tuple[float, float, float]] = {
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PhantomOptions:
-    cases: int = 4
-    seed: int = 0
+    cases: int = PHANTOM_CASES
+    seed: int = PHANTOM_SEED
     #: CT matrix (x, y, z). 512 x 512 x 150 is realistic; the demo and tests use much smaller ones.
-    ct_shape: tuple[int, int, int] = (128, 128, 60)
+    ct_shape: tuple[int, int, int] = PHANTOM_SHAPE
     #: MR matrix (x, y, z); by default the CT's in-plane size and 40 % of its slices (thicker MR slices).
     mr_shape: tuple[int, int, int] | None = None
     #: Largest rotation of the MR relative to the CT (degrees, about each axis).

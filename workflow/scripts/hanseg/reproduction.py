@@ -26,12 +26,15 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_text_atomic
+from .defaults import BOOTSTRAP_CONFIDENCE, BOOTSTRAP_MIN_CASES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from .outputs import OutputFiles
 from .table2 import evaluated_rows, organs_of, paper_table2, surface_table, table2, write_surface_table, write_table2
 
 __all__ = [
     "VERDICTS",
     "VS_PAPER_COLUMNS",
     "Bootstrap",
+    "Table2Files",
     "bootstrap_ci",
     "bootstrap_interval",
     "expanded_tail",
@@ -67,12 +70,12 @@ PAPER_HALF_UNIT = 0.05
 
 @dataclass(frozen=True)
 class Bootstrap:
-    """Options of the bootstrap CIs (config ``evaluation.bootstrap``)."""
+    """Options of the bootstrap CIs (config ``evaluation.bootstrap``; the defaults are the schema's)."""
 
-    resamples: int = 10000
-    seed: int = 0
-    confidence: float = 0.95
-    min_cases: int = 5
+    resamples: int = BOOTSTRAP_RESAMPLES
+    seed: int = BOOTSTRAP_SEED
+    confidence: float = BOOTSTRAP_CONFIDENCE
+    min_cases: int = BOOTSTRAP_MIN_CASES
 
     def __post_init__(self):
         if self.resamples < 100:
@@ -179,13 +182,30 @@ def vs_paper(table: pd.DataFrame, per_case: pd.DataFrame, options: Bootstrap = B
     return out[list(VS_PAPER_COLUMNS)].round(3)
 
 
-def write_tables(per_case: pd.DataFrame, out_dir: Path | str, options: Bootstrap = Bootstrap()) -> dict[str, Path]:
-    """Table 2 (csv, md, tex), the supplementary surface-metric table (csv, md) and ``table2_vs_paper.csv``."""
-    out_dir = Path(out_dir)
+@dataclass(frozen=True)
+class Table2Files(OutputFiles):
+    """Where :func:`write_tables` writes (the ``aggregate`` rule's outputs, by name)."""
+
+    NAMES = {
+        **{f"table2_{kind}": f"table2.{kind}" for kind in ("csv", "md", "tex")},
+        **{f"surface_{kind}": f"table2_surface.{kind}" for kind in ("csv", "md")},
+        "vs_paper": "table2_vs_paper.csv",
+    }
+
+    table2_csv: Path
+    table2_md: Path
+    table2_tex: Path
+    #: The supplementary table of surface Dice and ASSD.
+    surface_csv: Path
+    surface_md: Path
+    #: Our Table 2 against the paper's, with CIs and verdicts.
+    vs_paper: Path
+
+
+def write_tables(per_case: pd.DataFrame, outputs: Table2Files, options: Bootstrap = Bootstrap()) -> None:
+    """Table 2 (csv, md, tex), the supplementary surface-metric table (csv, md) and the comparison with the paper."""
     table = table2(per_case)
-    paths = write_table2(table, out_dir)
-    paths.update(write_surface_table(surface_table(per_case), out_dir))
-    paths["table2_vs_paper.csv"] = out_dir / "table2_vs_paper.csv"
+    write_table2(table, outputs.table2_csv, outputs.table2_md, outputs.table2_tex)
+    write_surface_table(surface_table(per_case), outputs.surface_csv, outputs.surface_md)
     comparison = vs_paper(table, per_case, options)
-    write_text_atomic(paths["table2_vs_paper.csv"], comparison.to_csv(index=False, na_rep="nan", lineterminator="\n"))
-    return paths
+    write_text_atomic(outputs.vs_paper, comparison.to_csv(index=False, na_rep="nan", lineterminator="\n"))

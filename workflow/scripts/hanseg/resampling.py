@@ -1,4 +1,5 @@
-"""Everything of a case onto one grid: 0.5 x 0.5 x 2 mm (the paper's), same physical extent as the CT.
+"""Everything of a case onto one grid (``preprocessing.target_spacing``: the paper's 0.5 x 0.5 x 2 mm), with the
+CT's physical extent.
 
 - CT and registered MR: cubic B-spline interpolation; the CT is clipped to the HU range again afterwards, as the
   paper did, to remove interpolation overshoot; the MR is kept non-negative.
@@ -12,6 +13,10 @@
 - The direction matrices must be axial and diagonal: left-right stays the array's x axis (nnU-Net's mirroring fix
   relies on it). The registered MR, the field of view and every organ mask must lie on the CT's grid. All of this
   is checked, and every mask read, before the first file is written: bad input leaves nothing half-done.
+
+The rule and ``hanseg resample`` call the same function, :func:`resample_case_files`, with explicit output paths
+(:class:`ResampledFiles`): the rule's declared outputs, or the command line's folder with the names of
+:attr:`ResampledFiles.NAMES`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import SimpleITK as sitk
 
 from . import layout
 from .atomic import write_text_atomic
+from .defaults import BODY_CROP, HU_CLIP, TARGET_SPACING
 from .images import check_axial, check_same_grid, largest_component, read_image, write_image
+from .outputs import OutputFiles
 from .overlaps import label_map_keeps, paint_order
 
 log = logging.getLogger(__name__)
@@ -95,6 +102,34 @@ def _sub_reference(reference: sitk.Image, mask: sitk.Image, bbox_xyz: tuple[np.n
     window.SetDirection(reference.GetDirection())
     window.SetOrigin(reference.TransformIndexToPhysicalPoint([int(v) for v in start]))
     return start, window
+
+
+@dataclass(frozen=True)
+class ResampledFiles(OutputFiles):
+    """Where :func:`resample_case` writes a case (the ``resample`` rule's outputs, by name)."""
+
+    NAMES = {
+        "ct": "ct.nrrd",
+        "labels": "labels.nrrd",
+        "organs": "organs",
+        "overlaps": "overlaps.tsv",
+        "summary": "resample.json",
+        "mr": "mr.nrrd",
+        "fov": "fov_mask.nrrd",
+    }
+
+    ct: Path
+    labels: Path
+    #: Folder of the per-organ masks, one ``<Organ>.nrrd`` each.
+    organs: Path
+    #: Overlapping voxels per organ pair (TSV).
+    overlaps: Path
+    #: Grid, crop and voxels per organ (JSON).
+    summary: Path
+    #: Needed when an MR is given.
+    mr: Path | None = None
+    #: Needed when a field-of-view mask is given.
+    fov: Path | None = None
 
 
 @dataclass
@@ -209,15 +244,18 @@ def resample_case(
     mr_in_ct: sitk.Image | None,
     fov_mask: sitk.Image | None,
     organ_masks: dict[str, Path],
-    out_dir: Path | str,
+    outputs: ResampledFiles,
     *,
-    spacing_xyz: tuple[float, float, float] = (0.5, 0.5, 2.0),
-    hu_range: tuple[float, float] = (-1000.0, 3000.0),
-    body_crop: bool = False,
+    spacing_xyz: tuple[float, float, float] = TARGET_SPACING,
+    hu_range: tuple[float, float] = HU_CLIP,
+    body_crop: bool = BODY_CROP,
     case: str = "",
 ) -> dict:
-    """Write ct.nrrd, mr.nrrd, fov_mask.nrrd, labels.nrrd, organs/<organ>.nrrd and overlaps.tsv into `out_dir`."""
-    out_dir = Path(out_dir)
+    """Write the resampled CT, MR and field of view (those given), the label map, the per-organ masks, the organ
+    pairs' overlaps and a summary to `outputs`; return the summary."""
+    for name, image, path in (("MR in CT space", mr_in_ct, outputs.mr), ("MR field of view", fov_mask, outputs.fov)):
+        if image is not None and path is None:
+            raise ValueError(f"{name} given but no output path for it")
     check_axial(ct, f"{case}: CT" if case else "CT")
     for name, image in (("MR in CT space", mr_in_ct), ("MR field of view", fov_mask)):
         if image is not None:
@@ -225,7 +263,7 @@ def resample_case(
                 image, ct, f"{case}: {name}" if case else name, "the CT", fix="pass hanseg register's output"
             )
     masks = _read_masks(ct, organ_masks, case)
-    (out_dir / "organs").mkdir(parents=True, exist_ok=True)
+    outputs.organs.mkdir(parents=True, exist_ok=True)
     reference = target_grid(ct, spacing_xyz)
     if body_crop:
         reference = crop_to_body(reference, ct)
@@ -233,36 +271,39 @@ def resample_case(
 
     ct_resampled = sitk.Resample(ct, reference, sitk.Transform(), sitk.sitkBSpline, lower, sitk.sitkFloat32)
     ct_resampled = sitk.Cast(sitk.Clamp(ct_resampled, sitk.sitkFloat32, lower, upper), sitk.sitkInt16)
-    write_image(ct_resampled, out_dir / "ct.nrrd")
+    write_image(ct_resampled, outputs.ct)
     del ct_resampled
     if mr_in_ct is not None:
         mr = sitk.Resample(
             sitk.Cast(mr_in_ct, sitk.sitkFloat32), reference, sitk.Transform(), sitk.sitkBSpline, 0.0, sitk.sitkFloat32
         )
         mr = sitk.Clamp(mr, sitk.sitkFloat32, 0.0, 32767.0)
-        write_image(sitk.Cast(sitk.Round(mr), sitk.sitkInt16), out_dir / "mr.nrrd")
+        write_image(sitk.Cast(sitk.Round(mr), sitk.sitkInt16), outputs.mr)
         del mr
     if fov_mask is not None:
         fov = sitk.Resample(fov_mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        write_image(fov, out_dir / "fov_mask.nrrd")
+        write_image(fov, outputs.fov)
 
     organs: list[OrganOnGrid] = []
     shape_zyx = tuple(reference.GetSize()[::-1])
     for organ, mask in masks.items():
-        on_grid = resample_organ(mask, reference, organ) if mask is not None else None
+        if mask is None:
+            log.warning("%s: empty mask", organ_masks[organ].name)
+            continue
+        on_grid = resample_organ(mask, reference, organ)
         if on_grid is None:
             log.warning("%s: no voxel left on the target grid", organ_masks[organ].name)
             continue
         organs.append(on_grid)
         full = np.zeros(shape_zyx, dtype=np.uint8)
         full[on_grid.slices()][on_grid.mask_zyx] = 1
-        write_image(_on_reference(full, reference), out_dir / "organs" / f"{organ}.nrrd")
+        write_image(_on_reference(full, reference), outputs.organs / f"{organ}.nrrd")
         del full
     labels, overlaps = build_label_map(organs, shape_zyx)
-    write_image(_on_reference(labels, reference), out_dir / "labels.nrrd")
+    write_image(_on_reference(labels, reference), outputs.labels)
     lines = ["organ_a\torgan_b\tvoxels\tlabel_map_keeps"]
     lines += [f"{row['organ_a']}\t{row['organ_b']}\t{row['voxels']}\t{row['label_map_keeps']}" for row in overlaps]
-    write_text_atomic(out_dir / "overlaps.tsv", "\n".join(lines) + "\n")
+    write_text_atomic(outputs.overlaps, "\n".join(lines) + "\n")
     summary = {
         "spacing": list(reference.GetSpacing()),
         "size": list(reference.GetSize()),
@@ -271,5 +312,36 @@ def resample_case(
         "organ_voxels": {o.organ: o.voxels for o in organs},
         "overlapping_pairs": len(overlaps),
     }
-    write_text_atomic(out_dir / "resample.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(outputs.summary, json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def resample_case_files(
+    ct: Path | str,
+    mr_in_ct: Path | str | None,
+    fov_mask: Path | str | None,
+    case_dir: Path | str | None,
+    outputs: ResampledFiles,
+    *,
+    spacing_xyz: tuple[float, float, float] = TARGET_SPACING,
+    hu_range: tuple[float, float] = HU_CLIP,
+    body_crop: bool = BODY_CROP,
+    case: str = "",
+) -> dict:
+    """:func:`resample_case` from files: the clipped CT, the registered MR and its field of view (``hanseg register``'s
+    outputs) and the organ masks of a HaN-Seg case folder, found as the inventory finds them. The rule and
+    ``hanseg resample`` both call this."""
+    organs = {}
+    if case_dir is not None:
+        organs = layout.organ_files(case_dir, case if layout.is_case_id(case) else None)
+    return resample_case(
+        read_image(ct),
+        read_image(mr_in_ct) if mr_in_ct is not None else None,
+        read_image(fov_mask, "mask") if fov_mask is not None else None,
+        organs,
+        outputs,
+        spacing_xyz=tuple(spacing_xyz),
+        hu_range=tuple(hu_range),
+        body_crop=body_crop,
+        case=case,
+    )

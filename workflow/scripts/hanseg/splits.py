@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_text_atomic
+from .defaults import SPLIT_FOLDS, SPLIT_SEED, SPLIT_STRATIFY, SPLIT_TEST_FRACTION
 
 #: Age groups for stratification (years): the paper's cohort spans 34-79.
 AGE_BINS = (50, 60, 70)
@@ -48,10 +49,10 @@ def make_split(
     cases: pd.DataFrame,
     method: str,
     *,
-    test_fraction: float = 0.25,
-    folds: int = 5,
-    seed: int = 0,
-    stratify: tuple[str, ...] | list[str] = ("age", "gender"),
+    test_fraction: float = SPLIT_TEST_FRACTION,
+    folds: int = SPLIT_FOLDS,
+    seed: int = SPLIT_SEED,
+    stratify: tuple[str, ...] | list[str] = SPLIT_STRATIFY,
 ) -> pd.DataFrame:
     """Rows: case, role (train/test), fold (cv: 0..k-1; holdout: -1), age, gender, stratum.
 

@@ -234,20 +234,14 @@ def _csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False, na_rep="nan", lineterminator="\n")
 
 
-def write_table2(table: pd.DataFrame, out_dir: Path | str) -> dict[str, Path]:
-    """table2.csv, table2.md and table2.tex in `out_dir`, each written atomically."""
-    out_dir = Path(out_dir)
-    paths = {name: out_dir / name for name in ("table2.csv", "table2.md", "table2.tex")}
-    write_text_atomic(paths["table2.csv"], _csv(table))
-    write_text_atomic(paths["table2.md"], to_markdown(table))
-    write_text_atomic(paths["table2.tex"], to_latex(table))
-    return paths
+def write_table2(table: pd.DataFrame, csv: Path | str, md: Path | str, tex: Path | str) -> None:
+    """Table 2 as csv, markdown and LaTeX, each written atomically."""
+    write_text_atomic(csv, _csv(table))
+    write_text_atomic(md, to_markdown(table))
+    write_text_atomic(tex, to_latex(table))
 
 
-def write_surface_table(table: pd.DataFrame, out_dir: Path | str) -> dict[str, Path]:
-    """table2_surface.csv and table2_surface.md in `out_dir`, each written atomically."""
-    out_dir = Path(out_dir)
-    paths = {name: out_dir / name for name in ("table2_surface.csv", "table2_surface.md")}
-    write_text_atomic(paths["table2_surface.csv"], _csv(table))
-    write_text_atomic(paths["table2_surface.md"], surface_markdown(table))
-    return paths
+def write_surface_table(table: pd.DataFrame, csv: Path | str, md: Path | str) -> None:
+    """The surface-metric table as csv and markdown, each written atomically."""
+    write_text_atomic(csv, _csv(table))
+    write_text_atomic(md, surface_markdown(table))

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..defaults import BOOTSTRAP_CONFIDENCE
 from .style import pyplot, save
 
 #: Holm-corrected p-value below which a difference is drawn filled.
@@ -14,7 +15,7 @@ SIGNIFICANCE = 0.05
 
 
 def comparison_figure(
-    table: pd.DataFrame, out_png: Path | str, *, names: tuple[str, str], confidence: float = 0.95
+    table: pd.DataFrame, out_png: Path | str, *, names: tuple[str, str], confidence: float = BOOTSTRAP_CONFIDENCE
 ) -> Path:
     """`table` is :func:`hanseg.comparison.compare`'s (organs in Table 2's order, drawn top to bottom)."""
     plt = pyplot()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from ..defaults import BOOTSTRAP_CONFIDENCE
 from ..images import read_image
 from ..qc import CT_WINDOW, PLANE_ORIGINS, fov_centre, mr_window_top, normalise, plane_extents, planes
 from ..table2 import paper_table2
@@ -105,7 +106,7 @@ def boxplots(per_case: pd.DataFrame, out_png: Path | str) -> Path:
 VERDICT_COLOURS = {"consistent": "#3b75af", "lower": "#e07b00", "higher": "#8e44ad", "n/a": "#9a9a9a"}
 
 
-def forest_plot(vs_paper: pd.DataFrame, out_png: Path | str, *, confidence: float = 0.95) -> Path:
+def forest_plot(vs_paper: pd.DataFrame, out_png: Path | str, *, confidence: float = BOOTSTRAP_CONFIDENCE) -> Path:
     """Per Table 2 row: our mean DC and HD95 with their bootstrap CI (coloured by verdict) and the paper's mean.
 
     `vs_paper` is ``table2_vs_paper.csv`` (:data:`hanseg.reproduction.VS_PAPER_COLUMNS`); rows in its order, top
