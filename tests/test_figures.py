@@ -270,7 +270,9 @@ def test_provenance_tells_a_demo_from_the_papers_run(tmp_path):
     assert record["run"].startswith("demo")
     assert record["split"]["test_cases"] == ["case_02"] and len(record["training"]["folds"]) == 1
     text = to_markdown(record)
-    assert "| all | None | cpu | 2 | 2 |" in text and "snakemake" in text and "source: phantom" in text
+    # experiment, fold, trainer, plans, configuration, device, epochs, iterations
+    assert "|  | all | None | nnUNetPlans |  | cpu | 2 | 2 |" in text and "snakemake" in text
+    assert "source: phantom" in text and "Plans: nnU-Net's own (nnUNetPlans), as the paper." in text
     paper = {"dataset": {"source": "zenodo"}, "nnunet": {"epochs": 1000, "iterations_per_epoch": 250}}
     assert budget_kind(paper, []) == "paper budget on real data"
     assert budget_kind(paper, [{"epochs": 1000, "iterations_per_epoch": 25}]).startswith("demo")

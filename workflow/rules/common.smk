@@ -227,9 +227,8 @@ def model_record(wildcards):
         "hu_clip": config["preprocessing"]["hu_clip"],
         "body_crop": config["preprocessing"]["body_crop"],
         "registration": {
-            "parameter_files": [
-                Path(p).name for p in config["registration"]["parameter_files"]
-            ],
+            # As configured: "hanseg:<name>" are the packaged files, resolvable anywhere.
+            "parameter_files": list(config["registration"]["parameter_files"]),
             "initialisation": config["registration"]["initialisation"],
         },
     }
