@@ -42,9 +42,9 @@ def _split(results: Path) -> tuple[pd.DataFrame, list[str]]:
 def test_phantom_run_writes_every_stage(finished_run):
     workdir, results = finished_run, finished_run / "results"
     cases = pd.read_csv(results / "inventory/cases.tsv", sep="\t")
-    assert list(cases["case"]) == ["case_01", "case_02", "case_03"]
+    assert list(cases["case"]) == ["case_01", "case_02", "case_03", "case_04"]
     organs = pd.read_csv(results / "inventory/organs.tsv", sep="\t")
-    assert len(organs) == 90
+    assert len(organs) == 120
     for case in cases["case"]:
         clipped = sitk.ReadImage(str(results / f"cases/{case}/ct_clipped.nrrd"))
         original = sitk.ReadImage(str(results / f"data/HaN-Seg/set_1/{case}/{case}_IMG_CT.nrrd"))
@@ -66,7 +66,7 @@ def test_phantom_run_writes_every_stage(finished_run):
         assert (results / f"benchmarks/register_mr/{case}.tsv").is_file()
     # nnU-Net, per experiment: predictions for exactly the split's test cases, on the resampled CT grid, official ids
     split, test_cases = _split(results)
-    assert len(test_cases) == 1 and len(split) == 3
+    assert len(test_cases) == 1 and len(split) == 4
     for variant in ("ct_mr",):
         experiment = results / "experiments" / variant
         assert sorted(p.stem for p in (experiment / "predictions").glob("*.nrrd")) == test_cases
@@ -229,7 +229,7 @@ def _check_figures_tables_and_report(workdir: Path, results: Path) -> None:
     for name in FIGURES:
         assert_figure(results / "figures" / name, min_width=500)
     table1 = (results / "tables/table1.md").read_text(encoding="utf-8")
-    assert "| all | 3 (100%) |" in table1 and "| CT | 64 × 64 |" in table1
+    assert "| all | 4 (100%) |" in table1 and "| CT | 64 × 64 |" in table1
     assert len(pd.read_csv(results / "tables/table1.csv")) == 6  # all, train, test x CT, MR
     provenance = json.loads((results / "provenance.json").read_text())
     assert provenance["run"].startswith("demo") and provenance["versions"]["snakemake"]
@@ -264,7 +264,7 @@ def test_broken_case_fails_with_its_name_and_file_and_keeps_other_work(workdir):
         ("case_02", "ERROR hanseg.rule.inventory_case: case_02: case_02_IMG_CT.nrrd: cannot read the image"),
         ("case_03", "ERROR hanseg.rule.inventory_case: case_03: case_03_IMG_CT.nrrd: 1 NaN and 0 infinite voxels"),
     ):
-        log = (workdir / f"logs/inventory_case/{case}.log").read_text()
+        log = (workdir / f"results/logs/inventory_case/{case}.log").read_text()
         assert line in log and "Traceback" not in log, log  # one line saying what to do, no traceback
         assert not (workdir / f"results/inventory/cases/{case}.json").exists()
     assert (workdir / "results/cases/case_01/ct_clipped.nrrd").is_file()  # the healthy cases went on

@@ -16,7 +16,7 @@ def snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def run_ci_phantom(workdir: Path) -> Path:
-    """The CI phantom (.test/config: three cases, two experiments, a CPU nnU-Net that learns) through every rule."""
+    """The CI phantom (.test/config: four cases, a CPU nnU-Net that learns) through every rule."""
     (workdir / "config").mkdir(parents=True)
     shutil.copy(REPO / ".test/config/config.yaml", workdir / "config/config.yaml")
     result = snakemake_in(workdir, "--cores", "2")
