@@ -20,7 +20,7 @@ import SimpleITK as sitk
 
 from . import layout
 from .boxes import label_boxes
-from .figures.style import ORGAN_COLOURS
+from .colours import ORGAN_COLOURS
 from .images import write_image
 
 #: Header key of each id's organ name in the challenge-format label map.
