@@ -36,7 +36,7 @@ def _full_argmax(probabilities: np.ndarray, source: Grid, target: Grid) -> np.nd
     planes = []
     for label, p in enumerate(probabilities):
         resampled = sitk.Resample(
-            _on(p, source),
+            _on(p.astype(np.float32), source),
             target.size,
             sitk.Transform(),
             sitk.sitkLinear,
@@ -50,13 +50,14 @@ def _full_argmax(probabilities: np.ndarray, source: Grid, target: Grid) -> np.nd
     return np.stack(planes).argmax(axis=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("direction", [IDENTITY, FLIPPED], ids=["LPS", "flipped x and y"])
-def test_probabilities_give_exactly_the_argmax_of_every_class_interpolated_everywhere(direction):
+def test_probabilities_give_exactly_the_argmax_of_every_class_interpolated_everywhere(direction, dtype):
     source_origin = (10.0, -5.0, 3.0) if direction == IDENTITY else (30.0, 20.0, 3.0)
     source = Grid((12, 14, 8), (2.0, 2.0, 4.0), source_origin, direction)
     # A finer grid that is shifted against the model's and reaches beyond it on every side.
     target = Grid((31, 30, 14), (0.9, 1.1, 2.7), (7.3, -8.2, -1.0), IDENTITY)
-    probabilities = _probabilities(6, source.shape, seed=0)
+    probabilities = _probabilities(6, source.shape, seed=0).astype(dtype)  # float16: nnU-Net's logits, in place
     labels = probabilities_onto(probabilities, source, target)
     assert Grid.of(labels) == target and labels.GetPixelID() == sitk.sitkUInt8
     result = sitk.GetArrayFromImage(labels)

@@ -22,6 +22,7 @@ import yaml
 from workflow_runs import snakemake_in
 
 from hanseg import layout
+from hanseg.errors import InputError
 from hanseg.evaluation_files import evaluate_files
 from hanseg.nnunet.model import ModelError, check_inputs, read_model
 from hanseg.nnunet.train import MODEL_RECORD
@@ -313,3 +314,40 @@ def test_evaluation_in_the_original_space_scores_the_segment_rules_label_maps(fi
         )
     ).set_index("organ")
     np.testing.assert_allclose(table["dc"], expected["dc"])
+
+
+@pytest.mark.slow
+def test_probabilities_in_place_equal_nnunets_own(finished_run):
+    """The bounded-memory softmax over nnU-Net's logits gives nnU-Net's own labels and probabilities."""
+    from hanseg.nnunet.channels import read_channels
+    from hanseg.nnunet.predict import Predictor
+
+    results = finished_run / "results"
+    case = _test_case(results)
+    resampled = results / f"cases/{case}/resampled"
+    channels = read_channels(["CT", "MR"], {"ct": resampled / "ct.nrrd", "mr": resampled / "mr.nrrd"})
+    predictor = Predictor(_model(results, "ct_mr"), ["all"], device="cpu", threads=2)
+    labels, probabilities = predictor.predict(channels, probabilities=True)
+    data = np.stack([sitk.GetArrayViewFromImage(image).astype(np.float32) for image in channels])
+    spacing = {"spacing": list(channels[0].GetSpacing())[::-1]}
+    expected_labels, expected = predictor.predictor.predict_single_npy_array(data, spacing, None, None, True)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), expected_labels)
+    assert probabilities.shape == expected.shape == (31, *expected_labels.shape)
+    np.testing.assert_allclose(probabilities.astype(np.float32), expected, atol=1e-3)  # half precision
+
+
+def test_the_models_elastix_parameters_come_from_its_record_or_the_workflow(tmp_path):
+    from hanseg.segment import WORKFLOW_ELASTIX, elastix_parameter_files
+
+    folder = _model_folder(tmp_path / "a", ["CT", "MR"])
+    record = json.loads((folder / MODEL_RECORD).read_text())
+    record["registration"] = {"parameter_files": ["rigid.txt", "bspline.txt"], "initialisation": "head_search"}
+    record["registration"]["parameters"] = {"rigid.txt": '(Transform "EulerTransform")\n'}
+    (folder / MODEL_RECORD).write_text(json.dumps(record))
+    rigid, bspline = elastix_parameter_files(read_model(folder), tmp_path / "params")
+    assert rigid == tmp_path / "params/rigid.txt" and rigid.read_text() == '(Transform "EulerTransform")\n'
+    assert bspline == WORKFLOW_ELASTIX / "bspline.txt" and bspline.is_file()  # a record that names it only
+    record["registration"]["parameter_files"].append("mine.txt")
+    (folder / MODEL_RECORD).write_text(json.dumps(record))
+    with pytest.raises(InputError, match="'mine.txt', which its record does not hold"):
+        elastix_parameter_files(read_model(folder), tmp_path / "params")

@@ -18,7 +18,7 @@ rule segment:
         "../envs/nnunet.yaml"
     threads: 4
     resources:
-        mem_mb=lambda wildcards, attempt: 16000 * attempt,
+        mem_mb=lambda wildcards, attempt: 24000 * attempt,
         runtime=60,
     params:
         model=lambda wildcards, input: str(Path(input.checkpoint).parents[1]),

@@ -91,6 +91,16 @@ def _grid_of_window(grid: Grid, window_zyx: tuple[slice, ...]) -> Grid:
     )
 
 
+def _at_least(values: np.ndarray, threshold: float) -> np.ndarray:
+    """`values >= threshold`, a little generously (a larger box changes nothing but time), and fast for float16:
+    numpy compares half floats element by element, but the bit patterns of non-negative half floats (probabilities)
+    order as their values, so they are compared as unsigned integers."""
+    threshold *= 0.99  # below the rounding of half floats, whose probabilities need not sum to exactly 1
+    if values.dtype == np.float16:
+        return values.view(np.uint16) >= np.float16(threshold).view(np.uint16)
+    return values >= threshold
+
+
 def probabilities_onto(probabilities: np.ndarray, source: Grid, target: Grid) -> sitk.Image:
     """Arg-max of the linearly interpolated class probabilities (C, z, y, x on `source`) on `target`, as uint8.
 
@@ -106,9 +116,8 @@ def probabilities_onto(probabilities: np.ndarray, source: Grid, target: Grid) ->
     best = sitk.GetArrayFromImage(_resampler(target, sitk.sitkLinear, 1.0, sitk.sitkFloat32).Execute(background))
     del background
     labels = np.zeros(target.shape, dtype=np.uint8)
-    threshold = 1.0 / classes
     for label in range(1, classes):
-        box = bounding_box(probabilities[label] >= threshold)
+        box = bounding_box(_at_least(probabilities[label], 1.0 / classes))
         if box is None:
             continue
         grown = tuple(
