@@ -33,16 +33,17 @@ from . import layout
 from .atomic import write_text_atomic
 from .backmap import METHODS, onto_grid
 from .errors import InputError
-from .images import Grid, check_axial, clip_intensity, largest_component, read_image, write_image
+from .images import Grid, check_axial, clip_intensity, read_image, write_image
 from .nnunet.apply import predict
 from .nnunet.channels import read_channels
 from .nnunet.model import Model, check_inputs, read_model
+from .registration import CT_HEAD_HU, RegistrationError, ct_head_mask, register, write_outputs
 from .slicer import slicer_path, write_label_files
 
 log = logging.getLogger(__name__)
 
-#: A CT "has a head" when its largest connected tissue (above this HU, at about 4 mm) holds at least this volume.
-HEAD_HU = -400.0
+#: A CT "has a head" when its head (the registration's: the largest connected tissue above CT_HEAD_HU), found at
+#: about 4 mm, holds at least this volume.
 MIN_HEAD_ML = 500.0
 HEAD_CHECK_MM = 4.0
 #: The workflow's own elastix parameter files, for model records that name them without their text.
@@ -54,14 +55,13 @@ class RegistrationQCError(InputError, RuntimeError):
 
 
 def check_head(ct: sitk.Image, name: str) -> float:
-    """The head's volume (mL); InputError naming the CT if there is none (blank, not a CT, not a head)."""
+    """The head's volume (mL), as the registration finds the head; InputError naming the CT if there is none."""
     factors = [max(1, int(round(HEAD_CHECK_MM / s))) for s in ct.GetSpacing()]
-    coarse = sitk.BinShrink(sitk.Cast(ct, sitk.sitkFloat32), factors)
-    head = largest_component(coarse > HEAD_HU)
-    volume_ml = float(sitk.GetArrayViewFromImage(head).sum()) * float(np.prod(coarse.GetSpacing())) / 1000.0
+    head = ct_head_mask(sitk.BinShrink(sitk.Cast(ct, sitk.sitkFloat32), factors))
+    volume_ml = float(sitk.GetArrayViewFromImage(head).sum()) * float(np.prod(head.GetSpacing())) / 1000.0
     if volume_ml < MIN_HEAD_ML:
         raise InputError(
-            f"{name}: no head in this CT: the largest connected tissue above {HEAD_HU:g} HU is {volume_ml:.0f} mL "
+            f"{name}: no head in this CT: the largest connected tissue above {CT_HEAD_HU:g} HU is {volume_ml:.0f} mL "
             f"(a head holds several litres; at least {MIN_HEAD_ML:g} mL needed); pass the patient's head-and-neck CT "
             "in Hounsfield units"
         )
@@ -99,8 +99,6 @@ def _register(
 ) -> str:
     """MR onto the clipped CT as the workflow registers it; writes mr_in_ct.nrrd, fov_mask.nrrd, registration.json
     (and the QC picture if the folder is `kept`); returns the QC status."""
-    from .registration import RegistrationError, register, write_outputs
-
     parameter_files = elastix_parameter_files(model, folder / "parameters")
     try:
         result = register(
@@ -114,7 +112,13 @@ def _register(
     except RegistrationError as error:
         raise RegistrationQCError(f"{mr_path}: cannot register this MR onto the CT: {error}") from error
     status = qc_status(result.report)
-    write_outputs(result, folder, folder / "qc.png" if kept else None, ct, title=mr_path.name)
+    write_outputs(result, folder)
+    if kept:
+        from .qc import registration_qc
+
+        registration_qc(
+            ct, result.mr_in_ct, result.fov_mask, folder / "qc.png", title=mr_path.name, report=result.report
+        )
     picture = f"see {folder / 'qc.png'}" if kept else "--keep-intermediates DIR keeps the QC picture"
     if status == "fail":
         qc = result.report.get("qc", {})
