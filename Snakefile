@@ -19,6 +19,7 @@ include: "workflow/rules/registration.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/nnunet.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/segment.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -175,6 +175,8 @@ NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
 NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
 NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{NNUNET_MODEL_NAME}"
 PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
+# The model's result on the original CT's grid (the challenge's label map, and a Slicer .seg.nrrd beside it).
+SEGMENTATION = f"{EXPERIMENT}/segmentations/{{case}}.nrrd"
 EVALUATION = f"{EXPERIMENT}/evaluation"
 
 
@@ -229,6 +231,13 @@ def model_record(wildcards):
         "registration": {
             # As configured: "hanseg:<name>" are the packaged files, resolvable anywhere.
             "parameter_files": list(config["registration"]["parameter_files"]),
+            # The files' text too, so that the model folder alone registers a new case as its training cases were.
+            "parameters": {
+                name: Path(path).read_text()
+                for name, path in zip(
+                    config["registration"]["parameter_files"], elastix_parameter_files()
+                )
+            },
             "initialisation": config["registration"]["initialisation"],
         },
     }
@@ -279,6 +288,10 @@ def prediction_of(variant, case):
     return PREDICTION.format(variant=variant, case=case)
 
 
+def segmentation_of(variant, case):
+    return SEGMENTATION.format(variant=variant, case=case)
+
+
 def prediction_inputs(wildcards):
     inputs = {
         source: resampled(wildcards.case, source)
@@ -296,6 +309,13 @@ def train_resources():
     return resources
 
 
+def segment_inputs(wildcards):
+    """What `nnunet_predict` reads, and the original CT's grid (the clipped CT keeps it exactly)."""
+    inputs = prediction_inputs(wildcards)
+    inputs["original_ct"] = f"{RESULTS}/cases/{wildcards.case}/ct_clipped.nrrd"
+    return inputs
+
+
 def evaluation_inputs(wildcards):
     case = wildcards.case
     inputs = {"prediction": prediction_of(wildcards.variant, case)}
@@ -307,6 +327,8 @@ def evaluation_inputs(wildcards):
         )
         fov = f"{RESULTS}/cases/{case}/resampled/fov_mask.nrrd"
     else:
+        # the segment rule's label map on the CT's grid: one back-mapping for the workflow and `hanseg segment`
+        inputs["prediction"] = segmentation_of(wildcards.variant, case)
         inputs["record"] = case_record(wildcards)
         fov = f"{RESULTS}/cases/{case}/registration/fov_mask.nrrd"
     if config["evaluation"]["crop_to_mr_fov"]:
@@ -351,6 +373,8 @@ def experiment_targets(wildcards):
     for variant in EXPERIMENTS:
         evaluation = EVALUATION.format(variant=variant)
         targets += [f"{evaluation}/table2.md", f"{evaluation}/laterality.md"]
+    # The primary model's test cases on their own CTs' grids, as `hanseg segment` writes them.
+    targets += [segmentation_of(PRIMARY, case) for case in test_cases()]
     for a, b in comparison_pairs():
         targets.append(f"{RESULTS}/experiments/comparison_{a}_vs_{b}.md")
         targets.append(f"{FIGURES}/comparison_{a}_vs_{b}.png")

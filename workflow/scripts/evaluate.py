@@ -7,7 +7,8 @@ from hanseg.rulelog import run
 
 
 def main(snakemake):
-    # resampled: the label map or the folder of organ masks; original: the original masks on the CT's own grid
+    # resampled: the label map or the folder of organ masks; original: the original masks on the CT's own grid, and
+    # the prediction is the segment rule's label map on that grid (hanseg.backmap, as `hanseg segment`)
     reference = snakemake.input.get("reference")
     if reference is None:
         reference = json.loads(Path(snakemake.input.record).read_text())["folder"]
@@ -18,7 +19,6 @@ def main(snakemake):
         case=snakemake.wildcards.case,
         min_fov_fraction=snakemake.params.min_fov_fraction,
         percentile=snakemake.params.percentile,
-        resample_prediction=snakemake.params.space == "original",
         # The original grid has no label map of its own: the training rule is applied to the masks there.
         resolve_overlaps=snakemake.params.space == "original" and snakemake.params.reference == "labelmap",
     )

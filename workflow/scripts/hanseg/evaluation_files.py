@@ -19,6 +19,7 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from . import layout
+from .backmap import labels_onto
 from .cropped_masks import CroppedMask, masks_from_labels
 from .defaults import HD_PERCENTILE, MIN_FOV_FRACTION
 from .errors import InputError
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 _IMAGE_SUFFIXES = layout.MASK_SUFFIXES
 #: What to do when a prediction is not on the reference grid.
 PREDICTION_GRID_FIX = (
-    "predict on the reference grid, or pass --resample-prediction (evaluation.space: original) to bring it there"
+    "predict on the reference grid (hanseg segment writes the CT's own grid), or pass --resample-prediction to bring "
+    "it there by nearest neighbour"
 )
 
 
@@ -57,19 +59,6 @@ def organ_files(folder: Path | str) -> dict[str, Path]:
     return found
 
 
-def _resample_onto(image: sitk.Image, grid: Grid) -> sitk.Image:
-    """Nearest neighbour onto `grid` (labels stay labels), without allocating a reference image."""
-    resampler = sitk.ResampleImageFilter()
-    resampler.SetSize(list(grid.size))
-    resampler.SetOutputSpacing(grid.spacing)
-    resampler.SetOutputOrigin(grid.origin)
-    resampler.SetOutputDirection(grid.direction)
-    resampler.SetInterpolator(sitk.sitkNearestNeighbor)
-    resampler.SetDefaultPixelValue(0)
-    resampler.SetOutputPixelType(image.GetPixelID())
-    return resampler.Execute(image)
-
-
 def _on_grid(image: sitk.Image, path: Path, onto: LoadedMasks | None, resample: bool) -> sitk.Image:
     if onto is None:
         return image
@@ -78,7 +67,7 @@ def _on_grid(image: sitk.Image, path: Path, onto: LoadedMasks | None, resample: 
         return image
     if resample:
         log.debug("%s: resampled onto the grid of %s (%s)", path, onto.path, problem)
-        return _resample_onto(image, onto.grid)
+        return labels_onto(image, onto.grid)
     raise ImageError(f"{path} is not on the grid of {onto.path}: {problem}; {PREDICTION_GRID_FIX}")
 
 
@@ -141,8 +130,9 @@ def evaluate_files(
 
     `ref`: folder of per-organ masks or a label map; `pred`: label map or folder of masks; `fov_mask`: the MR's
     field of view on the reference grid. Grids must agree (ValueError naming both files), except that
-    ``resample_prediction=True`` brings the prediction onto the reference grid by nearest neighbour (evaluation
-    space "original": predictions made on the 0.5 mm grid scored on the CT's own grid). ``resolve_overlaps``
+    ``resample_prediction=True`` brings the prediction onto the reference grid by nearest neighbour
+    (:func:`hanseg.backmap.labels_onto`; the workflow's space "original" scores the `segment` rule's label maps,
+    already on the CT's grid). ``resolve_overlaps``
     scores a folder of reference masks as the label map the training rule makes of them (a label map
     already is one).
     """

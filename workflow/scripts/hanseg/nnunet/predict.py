@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..images import read_image, write_image
-from .channels import channel_image, sources
+from ..images import write_image
+from .channels import read_channels
 
 
 class Predictor:
@@ -74,22 +74,71 @@ class Predictor:
             network, plans_manager, configuration_manager, weights, dataset_json, trainer_name, self.mirror_axes
         )
 
-    def predict_case(self, channel_images: list[sitk.Image], out_path: Path | str) -> sitk.Image:
-        """Segment one case (one image per channel, in training order, on one grid) and write the label map."""
+    def predict(
+        self, channel_images: list[sitk.Image], *, probabilities: bool = False
+    ) -> tuple[sitk.Image, np.ndarray | None]:
+        """The label map of one case (one image per channel, in training order, on one grid), on that grid.
+
+        With `probabilities`, also the class probabilities (C, z, y, x) on that grid, else None: what
+        :func:`hanseg.backmap.probabilities_onto` takes. When nnU-Net neither transposed, cropped nor resampled the
+        case (the workflow's cases: already on the model's grid, the CT's air is not zero), the softmax is taken in
+        place of nnU-Net's half-precision logits, slab by slab, so the probabilities cost no memory beyond what
+        prediction itself needs (C half floats per voxel: 16 GB for 31 classes on a 1142 x 1142 x 202 grid, where
+        nnU-Net's own export makes two float32 copies besides); otherwise nnU-Net's export computes them.
+        """
         reference = channel_images[0]
         data = np.stack([sitk.GetArrayViewFromImage(image).astype(np.float32) for image in channel_images])
         # nnU-Net's numpy entry point needs only the spacing, in its (z, y, x) axis order.
         properties = {"spacing": list(reference.GetSpacing())[::-1]}
-        segmentation = self.predictor.predict_single_npy_array(data, properties, None, None, False)
+        class_probabilities = None
+        if probabilities:
+            segmentation, class_probabilities = self._predict_with_probabilities(data, properties)
+        else:
+            segmentation = self.predictor.predict_single_npy_array(data, properties, None, None, False)
         labels = sitk.GetImageFromArray(np.asarray(segmentation).astype(np.uint8))
         labels.CopyInformation(reference)
+        return labels, class_probabilities
+
+    def _predict_with_probabilities(self, data: np.ndarray, properties: dict) -> tuple[np.ndarray, np.ndarray]:
+        """nnU-Net's `predict_single_npy_array(..., save_or_return_probabilities=True)`, in bounded memory."""
+        import torch
+        from nnunetv2.inference.data_iterators import PreprocessAdapterFromNpy
+        from nnunetv2.inference.export_prediction import convert_predicted_logits_to_segmentation_with_correct_shape
+
+        p = self.predictor
+        adapter = PreprocessAdapterFromNpy(
+            [data], [None], [properties], [None], p.plans_manager, p.dataset_json, p.configuration_manager
+        )
+        item = next(adapter)
+        logits = p.predict_logits_from_preprocessed_data(item["data"]).cpu()
+        info = item["data_properties"]
+        shape = data.shape[1:]
+        untouched = (
+            not p.label_manager.has_regions
+            and list(p.plans_manager.transpose_forward) == [0, 1, 2]
+            and tuple(logits.shape[1:]) == tuple(shape)
+            and all(lo == 0 and hi == n for (lo, hi), n in zip(info["bbox_used_for_cropping"], shape, strict=True))
+        )
+        if not untouched:
+            return convert_predicted_logits_to_segmentation_with_correct_shape(
+                logits, p.plans_manager, p.configuration_manager, p.label_manager, info, return_probabilities=True
+            )
+        segmentation = np.empty(shape, dtype=np.uint8)
+        slab = max(1, 2**26 // int(np.prod(logits.shape[:1]) * np.prod(shape[1:])))  # ~256 MB of float32 at a time
+        with torch.inference_mode():
+            for start in range(0, shape[0], slab):
+                part = torch.softmax(logits[:, start : start + slab].float(), dim=0)
+                segmentation[start : start + slab] = part.argmax(dim=0).numpy()
+                logits[:, start : start + slab] = part.to(logits.dtype)
+        return segmentation, logits.numpy()
+
+    def predict_case(self, channel_images: list[sitk.Image], out_path: Path | str) -> sitk.Image:
+        """Segment one case (one image per channel, in training order, on one grid) and write the label map."""
+        labels, _ = self.predict(channel_images)
         write_image(labels, out_path)
         return labels
 
     def predict_files(self, channels: list[str], files: dict[str, Path | str], out_path: Path | str) -> sitk.Image:
         """Segment one case from its resampled images ("ct", "mr", "fov" as the channels need them)."""
         # Read and checked before the (long) prediction: a broken input stops here with one line naming the file.
-        images = {
-            source: read_image(files[source], "mask" if source == "fov" else "image") for source in sources(channels)
-        }
-        return self.predict_case([channel_image(c, images) for c in channels], out_path)
+        return self.predict_case(read_channels(channels, files), out_path)

@@ -1,0 +1,242 @@
+"""`hanseg segment`: a trained model applied to a new CT (and T1 MR), the result on the CT's own grid.
+
+The case is prepared exactly as the model's training cases were, by the workflow's own functions and with the
+values the model folder records (:mod:`hanseg.nnunet.model`): the CT clipped to the model's HU range
+(:func:`hanseg.images.clip_intensity`); the MR registered onto the clipped CT (:func:`hanseg.registration.register`,
+the model's elastix parameters and initialisation) and stored as the workflow stores it
+(:func:`hanseg.registration.write_outputs`); everything resampled onto the model's grid
+(:func:`hanseg.resampling.resample_case`: spacing, HU clip, body crop); the channels made as for training
+(:mod:`hanseg.nnunet.channels`); nnU-Net predicts with the model's trainer and the checkpoint's mirroring axes
+(left-right never); and :mod:`hanseg.backmap` brings the result onto the original CT's grid. The label map (uint8,
+ids 1..30, names in the header) and a 3D Slicer segmentation beside it come from :mod:`hanseg.slicer`.
+
+Registration QC: a registration whose QC status is ``fail`` stops the command, naming the MR and the measure;
+``force`` goes on (a ``warn`` is logged). Today :func:`~hanseg.registration.register` raises on an implausible
+result instead of returning a ``fail`` (the pass/warn/fail QC is being rebuilt), so there is nothing to go on with
+and such a case stops even with ``force``; :func:`qc_status` reads the status from the registration report as soon
+as it carries one (``report["qc"]["status"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import layout
+from .atomic import write_text_atomic
+from .backmap import METHODS, onto_grid
+from .defaults import PACKAGED_PREFIX, resolve_data_files
+from .errors import InputError
+from .images import Grid, check_axial, clip_intensity, read_image, write_image
+from .nnunet.apply import predict
+from .nnunet.channels import read_channels
+from .nnunet.model import Model, check_inputs, read_model
+from .registration import CT_HEAD_HU, RegistrationError, ct_head_mask, register, write_outputs
+from .slicer import slicer_path, write_label_files
+
+log = logging.getLogger(__name__)
+
+#: A CT "has a head" when its head (the registration's: the largest connected tissue above CT_HEAD_HU), found at
+#: about 4 mm, holds at least this volume.
+MIN_HEAD_ML = 500.0
+HEAD_CHECK_MM = 4.0
+#: The workflow's own elastix parameter files, for model records that name them without their text.
+
+
+class RegistrationQCError(InputError, RuntimeError):
+    """The registration's QC says ``fail``; ``force`` goes on."""
+
+
+def check_head(ct: sitk.Image, name: str) -> float:
+    """The head's volume (mL), as the registration finds the head; InputError naming the CT if there is none."""
+    factors = [max(1, int(round(HEAD_CHECK_MM / s))) for s in ct.GetSpacing()]
+    head = ct_head_mask(sitk.BinShrink(sitk.Cast(ct, sitk.sitkFloat32), factors))
+    volume_ml = float(sitk.GetArrayViewFromImage(head).sum()) * float(np.prod(head.GetSpacing())) / 1000.0
+    if volume_ml < MIN_HEAD_ML:
+        raise InputError(
+            f"{name}: no head in this CT: the largest connected tissue above {CT_HEAD_HU:g} HU is {volume_ml:.0f} mL "
+            f"(a head holds several litres; at least {MIN_HEAD_ML:g} mL needed); pass the patient's head-and-neck CT "
+            "in Hounsfield units"
+        )
+    return volume_ml
+
+
+def qc_status(report: dict) -> str:
+    """The registration's QC status (pass, warn or fail); a report without a QC block passed `register`'s checks."""
+    return str(report.get("qc", {}).get("status", "pass"))
+
+
+def elastix_parameter_files(model: Model, folder: Path) -> list[Path]:
+    """The model's elastix parameter files: their recorded text written into `folder`, or the workflow's own files
+    of the recorded names (records written before the text was recorded)."""
+    registration = model.record["registration"]
+    texts = registration.get("parameters") or {}
+    paths = []
+    for name in registration["parameter_files"]:
+        if name in texts:
+            path = folder / Path(str(name).removeprefix(PACKAGED_PREFIX)).name
+            write_text_atomic(path, texts[name])
+        else:
+            (path,) = resolve_data_files([name], what=f"{model.folder}: the model's elastix parameter file")
+        paths.append(path)
+    return paths
+
+
+def _register(
+    ct: sitk.Image, mr: sitk.Image, model: Model, mr_path: Path, folder: Path, *, threads: int, force: bool, kept: bool
+) -> str:
+    """MR onto the clipped CT as the workflow registers it; writes mr_in_ct.nrrd, fov_mask.nrrd, registration.json
+    (and the QC picture if the folder is `kept`); returns the QC status."""
+    parameter_files = elastix_parameter_files(model, folder / "parameters")
+    try:
+        result = register(
+            ct,
+            mr,
+            parameter_files,
+            folder,
+            threads=threads,
+            initialisation=model.record["registration"]["initialisation"],
+        )
+    except RegistrationError as error:
+        raise RegistrationQCError(f"{mr_path}: cannot register this MR onto the CT: {error}") from error
+    status = qc_status(result.report)
+    write_outputs(result, folder)
+    if kept:
+        from .qc import registration_qc
+
+        registration_qc(
+            ct, result.mr_in_ct, result.fov_mask, folder / "qc.png", title=mr_path.name, report=result.report
+        )
+    picture = f"see {folder / 'qc.png'}" if kept else "--keep-intermediates DIR keeps the QC picture"
+    if status == "fail":
+        qc = result.report.get("qc", {})
+        message = f"{mr_path}: registration QC fail ({qc.get('measure', 'QC')} {qc.get('value', '')}); {picture}"
+        if not force:
+            raise RegistrationQCError(message + "; --force segments anyway")
+        log.warning("%s; going on (--force)", message)
+    elif status == "warn":
+        log.warning("%s: registration QC warn; %s", mr_path, picture)
+    return status
+
+
+def segment_case(
+    ct_path: Path | str,
+    mr_path: Path | str | None,
+    model_dir: Path | str,
+    out_path: Path | str,
+    *,
+    device: str = "cpu",
+    threads: int = 1,
+    folds: list[str] | None = None,
+    force: bool = False,
+    backmap: str = "probabilities",
+    intermediates: Path | str | None = None,
+) -> dict:
+    """Segment one case; write `out_path` (label map) and its `.seg.nrrd` beside it; return the run's summary.
+
+    Everything that can be checked cheaply (the output name, the model folder, the channels against the inputs,
+    the images, the head) is checked before the registration and the prediction.
+    """
+    if backmap not in METHODS:
+        raise ValueError(f"backmap must be one of {METHODS}, not {backmap!r}")  # before anything slow
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    ct_path, out_path = Path(ct_path), Path(out_path)
+    mr_path = Path(mr_path) if mr_path is not None else None
+    slicer_path(out_path)  # a wrong output name fails now, not after the prediction
+    model = read_model(model_dir, folds)
+    check_inputs(model, mr_path is not None)
+    ct = read_image(ct_path)
+    check_axial(ct, str(ct_path))
+    check_head(ct, str(ct_path))
+    mr = read_image(mr_path) if mr_path is not None else None
+    record = model.record
+    log.info(
+        "model %s: channels %s, folds %s, grid %s mm", model.name, model.channels, model.folds, record["target_spacing"]
+    )
+
+    with ExitStack() as stack:
+        if intermediates is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hanseg-segment-")))
+        else:
+            work = Path(intermediates)
+            work.mkdir(parents=True, exist_ok=True)
+        lower, upper = record["hu_clip"]
+        ct_clipped = clip_intensity(ct, lower, upper)
+        status = None
+        mr_in_ct = fov = None
+        if model.needs_mr:
+            tick = time.perf_counter()
+            status = _register(
+                ct_clipped,
+                mr,
+                model,
+                mr_path,
+                work / "registration",
+                threads=threads,
+                force=force,
+                kept=intermediates is not None,
+            )
+            mr_in_ct = read_image(work / "registration" / "mr_in_ct.nrrd")
+            fov = read_image(work / "registration" / "fov_mask.nrrd", "mask")
+            seconds["registration"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        from .resampling import resample_case
+
+        resampled = work / "resampled"
+        resample_case(
+            ct_clipped,
+            mr_in_ct,
+            fov,
+            {},
+            resampled,
+            spacing_xyz=tuple(record["target_spacing"]),
+            hu_range=(lower, upper),
+            body_crop=bool(record["body_crop"]),
+        )
+        files = {"ct": resampled / "ct.nrrd", "mr": resampled / "mr.nrrd", "fov": resampled / "fov_mask.nrrd"}
+        channel_images = read_channels(model.channels, files)
+        seconds["resampling"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        prediction, probabilities = predict(
+            model.folder, model.folds, channel_images, backmap=backmap, device=device, threads=threads
+        )
+        seconds["prediction"] = time.perf_counter() - tick
+        if intermediates is not None:
+            write_image(prediction, work / "prediction.nrrd")
+        tick = time.perf_counter()
+        labels = onto_grid(prediction, probabilities, Grid.of(ct))
+        del probabilities
+        labels_path, seg_path = write_label_files(labels, out_path)
+        seconds["back_mapping"] = time.perf_counter() - tick
+
+        array = sitk.GetArrayViewFromImage(labels)
+        counts = np.bincount(array.ravel(), minlength=len(layout.ORGANS) + 1)
+        seconds["total"] = time.perf_counter() - started
+        summary = {
+            "ct": str(ct_path),
+            "mr": str(mr_path) if mr_path is not None else None,
+            "model": str(model.folder),
+            "experiment": model.name,
+            "channels": model.channels,
+            "folds": model.folds,
+            "device": device,
+            "backmap": backmap,
+            "registration_qc": status,
+            "labels": str(labels_path),
+            "slicer": str(seg_path),
+            "organ_voxels": {organ: int(counts[label]) for organ, label in layout.LABEL_IDS.items()},
+            "seconds": {stage: round(value, 2) for stage, value in seconds.items()},
+        }
+        if intermediates is not None:
+            write_text_atomic(work / "segment.json", json.dumps(summary, indent=1) + "\n")
+    return summary
