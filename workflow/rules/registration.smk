@@ -32,6 +32,8 @@ rule register_mr:
         runtime=60,
     params:
         initialisation=config["registration"]["initialisation"],
+        qc_warn=config["registration"]["qc"]["warn"],
+        qc_fail=config["registration"]["qc"]["fail"],
     script:
         "../scripts/register_mr.py"
 

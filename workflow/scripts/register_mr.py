@@ -1,9 +1,10 @@
 import json
+import shutil
 from pathlib import Path
 
 from hanseg.images import read_image
 from hanseg.landmarks import read_landmarks
-from hanseg.registration import register, write_outputs
+from hanseg.registration import check_qc, register, write_outputs
 from hanseg.rulelog import run
 
 
@@ -28,10 +29,18 @@ def main(snakemake):
         out_dir,
         threads=snakemake.threads,
         initialisation=snakemake.params.initialisation,
+        qc_thresholds={"warn": snakemake.params.qc_warn, "fail": snakemake.params.qc_fail},
         case=case,
         **landmarks,
     )
     write_outputs(result, out_dir, snakemake.output.qc, ct, title=case)
+    status = result.report["qc"]["status"]
+    # Not a param: it changes no output, only whether a failed QC stops the run (see the exclusion in common.smk).
+    if status == "fail" and snakemake.config["registration"]["on_fail"] == "error":
+        # Snakemake removes a failed job's outputs; the QC picture the message points to is kept beside the log.
+        kept = Path(str(snakemake.log[0])).with_suffix(".qc.png")
+        shutil.copyfile(snakemake.output.qc, kept)
+        check_qc(result.report, case, kept)
 
 
 run(snakemake, main)  # noqa: F821

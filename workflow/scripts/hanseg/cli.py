@@ -87,7 +87,7 @@ def cmd_register(args: argparse.Namespace) -> None:
     from .defaults import resolve_data_files
     from .images import read_image
     from .landmarks import read_landmarks
-    from .registration import register, write_outputs
+    from .registration import check_qc, register, write_outputs
 
     if (args.landmarks_ct is None) != (args.landmarks_mr is None):
         raise ValueError("give both --landmarks-ct and --landmarks-mr, or neither")
@@ -105,11 +105,22 @@ def cmd_register(args: argparse.Namespace) -> None:
         args.out_dir,
         threads=args.threads,
         initialisation=args.initialisation,
+        qc_thresholds={"warn": args.qc_warn, "fail": args.qc_fail},
         case=args.case or "",
         **landmarks,
     )
     write_outputs(result, args.out_dir, args.out_dir / "qc.png", ct, title=args.case or "")
     print(args.out_dir / "registration.json")
+    qc = result.report["qc"]
+    # A fail raises (exit status 1, one line); a warn is said on stderr and the command succeeds.
+    check_qc(result.report, args.case or str(args.mr), args.out_dir / "qc.png")
+    if qc["status"] == "warn":
+        print(
+            f"hanseg register: warning: {args.case or args.mr}: registration QC warn: {qc['measure']} {qc['value']} "
+            f"(warn from {qc['thresholds']['warn']}, fail from {qc['thresholds']['fail']}); see "
+            f"{args.out_dir / 'qc.png'}",
+            file=sys.stderr,
+        )
 
 
 def cmd_resample(args: argparse.Namespace) -> None:
@@ -269,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.REGISTRATION_INITIALISATION,
         help="head_search: find the head in both images (HaN-Seg's headers share no coordinates); headers: trust "
         "them (default %(default)s)",
+    )
+    p.add_argument(
+        "--qc-warn",
+        type=float,
+        default=defaults.default("registration.qc.warn"),
+        help="QC: skin distance (mm) from which the result is flagged, exit status 0 (default %(default)s)",
+    )
+    p.add_argument(
+        "--qc-fail",
+        type=float,
+        default=defaults.default("registration.qc.fail"),
+        help="QC: skin distance (mm) from which the result fails, exit status 1 (default %(default)s)",
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--case", help="case id for messages")

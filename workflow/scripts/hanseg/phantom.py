@@ -144,18 +144,18 @@ class Union:
 Shape = Ellipsoid | Tube | Arch | Union
 
 
-def _mirror(shape: Shape) -> Shape:
+def mirrored(shape: Shape) -> Shape:
     """The same shape reflected across the mid-sagittal plane (x -> -x)."""
     if isinstance(shape, Ellipsoid):
         return Ellipsoid((-shape.centre[0], *shape.centre[1:]), shape.radii)
     if isinstance(shape, Tube):
         return Tube((-shape.start[0], *shape.start[1:]), (-shape.end[0], *shape.end[1:]), shape.radius)
     if isinstance(shape, Union):
-        return Union(tuple(_mirror(p) for p in shape.parts))  # type: ignore[misc]
+        return Union(tuple(mirrored(p) for p in shape.parts))  # type: ignore[misc]
     raise TypeError(f"cannot mirror {type(shape).__name__}")
 
 
-def _transformed(shape: Shape, f: Callable[[np.ndarray], np.ndarray], scale: float) -> Shape:
+def transformed(shape: Shape, f: Callable[[np.ndarray], np.ndarray], scale: float) -> Shape:
     """Shape with its points moved by `f` and its sizes multiplied by `scale` (per-case variation)."""
 
     def p(v: tuple[float, ...]) -> tuple[float, ...]:
@@ -175,7 +175,7 @@ def _transformed(shape: Shape, f: Callable[[np.ndarray], np.ndarray], scale: flo
             (z0, z1),
             p((0, shape.y_max, 0))[1],
         )
-    return Union(tuple(_transformed(q, f, scale) for q in shape.parts))  # type: ignore[misc]
+    return Union(tuple(transformed(q, f, scale) for q in shape.parts))  # type: ignore[misc]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class Tissue:
     t1: float
 
 
-def _organ_shapes() -> dict[str, Shape]:
+def organ_shapes() -> dict[str, Shape]:
     """Left organs are defined once and mirrored, so left/right pairs are symmetric before per-case jitter."""
     left: dict[str, Shape] = {
         "A_Carotid_L": Tube((24.0, 4.0, -160.0), (18.0, 0.0, -10.0), 3.2),
@@ -204,7 +204,7 @@ def _organ_shapes() -> dict[str, Shape]:
     shapes: dict[str, Shape] = {}
     for name, shape in left.items():
         shapes[name] = shape
-        shapes[name[:-1] + "R"] = _mirror(shape)
+        shapes[name[:-1] + "R"] = mirrored(shape)
     shapes.update(
         {
             "Arytenoid": Union(
@@ -275,7 +275,7 @@ _ORGAN_VALUES: dict[str, tuple[float, float]] = {
 }
 
 
-def _organ_values(organ: str) -> tuple[float, float]:
+def organ_values(organ: str) -> tuple[float, float]:
     for prefix, values in _ORGAN_VALUES.items():
         if organ.startswith(prefix):
             return values
@@ -304,14 +304,14 @@ def _body_tissues() -> list[Tissue]:
         Tissue("vertebrae", vertebrae, 850.0, 420.0),
         Tissue("spinal canal", canal, 15.0, 150.0),
         Tissue("airway", airway, -1000.0, 0.0),
-        Tissue("orbital fat", Union((orbit_fat_l, _mirror(orbit_fat_l))), -90.0, 880.0),  # type: ignore[arg-type]
-        Tissue("petrous bone", Union((petrous_l, _mirror(petrous_l))), 1400.0, 60.0),  # type: ignore[arg-type]
+        Tissue("orbital fat", Union((orbit_fat_l, mirrored(orbit_fat_l))), -90.0, 880.0),  # type: ignore[arg-type]
+        Tissue("petrous bone", Union((petrous_l, mirrored(petrous_l))), 1400.0, 60.0),  # type: ignore[arg-type]
     ]
     return tissues
 
 
 # The brain sits above the skull base: cut the skull/brain ellipsoids below this z (anatomy frame).
-_SKULL_BASE_Z = -25.0
+SKULL_BASE_Z = -25.0
 
 LANDMARKS: dict[str, tuple[float, float, float]] = {
     "nasal_tip": (0.0, -107.0, -8.0),
@@ -438,11 +438,11 @@ def _case_anatomy(params: dict) -> tuple[list[Tissue], dict[str, Shape], dict[st
     def scaled(v: np.ndarray) -> np.ndarray:
         return v * scale
 
-    tissues = [Tissue(t.name, _transformed(t.shape, scaled, scale), t.hu, t.t1) for t in _body_tissues()]
+    tissues = [Tissue(t.name, transformed(t.shape, scaled, scale), t.hu, t.t1) for t in _body_tissues()]
     organs = {}
-    for name, shape in _organ_shapes().items():
+    for name, shape in organ_shapes().items():
         jitter = rng.normal(0.0, 1.2, size=3)
-        organs[name] = _transformed(shape, lambda v, j=jitter: v * scale + j, scale)
+        organs[name] = transformed(shape, lambda v, j=jitter: v * scale + j, scale)
     landmarks = {name: np.asarray(p) * scale for name, p in LANDMARKS.items()}
     return tissues, organs, landmarks
 
@@ -457,7 +457,7 @@ def _grid_slices(bounds: Bounds, origin: np.ndarray, spacing: np.ndarray, shape_
     return tuple(out)
 
 
-def _coords(slices, origin: np.ndarray, spacing: np.ndarray):
+def grid_coords(slices, origin: np.ndarray, spacing: np.ndarray):
     sz, sy, sx = slices
     z = (origin[2] + spacing[2] * np.arange(sz.start, sz.stop, dtype=np.float32))[:, None, None]
     y = (origin[1] + spacing[1] * np.arange(sy.start, sy.stop, dtype=np.float32))[None, :, None]
@@ -465,26 +465,26 @@ def _coords(slices, origin: np.ndarray, spacing: np.ndarray):
     return x.astype(np.float32), y.astype(np.float32), z.astype(np.float32)
 
 
-def _render(shape: Shape, origin, spacing, shape_xyz) -> tuple[tuple[slice, ...], np.ndarray]:
+def render_shape(shape: Shape, origin, spacing, shape_xyz) -> tuple[tuple[slice, ...], np.ndarray]:
     slices = _grid_slices(shape.bounds(), origin, spacing, shape_xyz)
     if any(s.stop <= s.start for s in slices):
         return slices, np.zeros((0, 0, 0), dtype=bool)
-    x, y, z = _coords(slices, origin, spacing)
+    x, y, z = grid_coords(slices, origin, spacing)
     return slices, np.broadcast_to(shape.inside(x, y, z), tuple(s.stop - s.start for s in slices))
 
 
-def _count_unbounded(shape: Shape, origin, spacing, shape_xyz) -> int:
+def count_unbounded(shape: Shape, origin, spacing, shape_xyz) -> int:
     """Voxels the shape would have on the same lattice if the grid extended far enough in z."""
     lo = math.floor((shape.bounds()[2][0] - origin[2]) / spacing[2]) - 1
     hi = math.ceil((shape.bounds()[2][1] - origin[2]) / spacing[2]) + 1
     ext_origin = origin.copy()
     ext_origin[2] = origin[2] + lo * spacing[2]
     ext_shape = (shape_xyz[0], shape_xyz[1], hi - lo + 1)
-    _, mask = _render(shape, ext_origin, spacing, ext_shape)
+    _, mask = render_shape(shape, ext_origin, spacing, ext_shape)
     return int(mask.sum())
 
 
-def _bspline(reference: sitk.Image, max_mm: float, seed: int) -> sitk.BSplineTransform:
+def random_bspline(reference: sitk.Image, max_mm: float, seed: int) -> sitk.BSplineTransform:
     """A smooth random deformation on a coarse control grid (about 60-80 mm between control points)."""
     extent = np.array(reference.GetSize()) * np.array(reference.GetSpacing())
     mesh = [max(1, int(round(e / 70.0))) for e in extent]
@@ -510,12 +510,12 @@ def _mr_to_ct_transform(params: dict, options: PhantomOptions, mr_reference: sit
     euler.SetCenter(centre_mr.tolist())
     euler.SetRotation(*np.deg2rad(params["rotation_deg"]).tolist())
     euler.SetTranslation((centre_anat + ct_shift - centre_mr).tolist())
-    bspline = _bspline(mr_reference, options.max_deformation_mm, params["bspline_seed"])
+    bspline = random_bspline(mr_reference, options.max_deformation_mm, params["bspline_seed"])
     # CompositeTransform applies its list last-first: bspline, then euler.
     return sitk.CompositeTransform([euler, bspline])
 
 
-def _invert_mr_to_ct(transform: sitk.CompositeTransform, rotation: np.ndarray, target: np.ndarray) -> np.ndarray:
+def invert_mr_to_ct(transform: sitk.CompositeTransform, rotation: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The MR point that `transform` maps onto `target`: Newton-like steps with the rigid part's inverse."""
     euler = sitk.Euler3DTransform(transform.GetNthTransform(0))
     p = np.asarray(euler.GetInverse().TransformPoint(target.tolist()))
@@ -527,7 +527,7 @@ def _invert_mr_to_ct(transform: sitk.CompositeTransform, rotation: np.ndarray, t
     return p
 
 
-def _image(array_zyx: np.ndarray, spacing, origin) -> sitk.Image:
+def image_from_array(array_zyx: np.ndarray, spacing, origin) -> sitk.Image:
     image = sitk.GetImageFromArray(array_zyx)
     image.SetSpacing([float(s) for s in spacing])
     image.SetOrigin([float(o) for o in origin])
@@ -550,12 +550,12 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     hu = np.full((nz, ny, nx), -1000.0, dtype=np.float32)
     t1 = np.zeros((nz, ny, nx), dtype=np.float32)
     for tissue in tissues:
-        slices, inside = _render(tissue.shape, ct_origin, ct_spacing, shape_xyz)
+        slices, inside = render_shape(tissue.shape, ct_origin, ct_spacing, shape_xyz)
         if inside.size == 0:
             continue
         if tissue.name in ("skull", "brain"):
-            z = _coords(slices, ct_origin, ct_spacing)[2]
-            inside = inside & (z >= _SKULL_BASE_Z * params["anatomy_scale"])
+            z = grid_coords(slices, ct_origin, ct_spacing)[2]
+            inside = inside & (z >= SKULL_BASE_Z * params["anatomy_scale"])
         hu[slices][inside] = tissue.hu
         t1[slices][inside] = tissue.t1
 
@@ -564,15 +564,15 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     minimum = tuple(float(s) for s in ct_spacing)  # every organ keeps at least one voxel at coarse sizes
     for name, shape in organs.items():
         shape = shape.at_least(minimum)  # type: ignore[arg-type]
-        slices, inside = _render(shape, ct_origin, ct_spacing, shape_xyz)
+        slices, inside = render_shape(shape, ct_origin, ct_spacing, shape_xyz)
         voxels = int(inside.sum())
-        full = _count_unbounded(shape, ct_origin, ct_spacing, shape_xyz)
+        full = count_unbounded(shape, ct_origin, ct_spacing, shape_xyz)
         fraction = voxels / full if full else 0.0
         if name in params["missing_organs"] or fraction < 0.05:
             availability[name] = 0.0
             continue
         availability[name] = 1.0 if fraction > 0.95 else 0.5
-        ct_value, t1_value = _organ_values(name)
+        ct_value, t1_value = organ_values(name)
         hu[slices][inside] = ct_value
         t1[slices][inside] = t1_value
         masks[name] = (slices, np.ascontiguousarray(inside))
@@ -582,22 +582,22 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
         tooth = Ellipsoid(
             tuple(float(v) for v in np.array([14.0, -58.0, -40.0]) * params["anatomy_scale"]), (2.5, 2.5, 2.5)
         )
-        slices, inside = _render(tooth.at_least(minimum), ct_origin, ct_spacing, shape_xyz)
+        slices, inside = render_shape(tooth.at_least(minimum), ct_origin, ct_spacing, shape_xyz)
         hu[slices][inside] = 3500.0 + 400.0 * noise_rng.random(int(inside.sum()))
     body = hu > -900
     hu += noise_rng.normal(0.0, 12.0, size=hu.shape).astype(np.float32) * body
-    ct_image = _image(np.clip(np.rint(hu), -1024, 4000).astype(np.int16), ct_spacing, ct_origin + ct_shift)
+    ct_image = image_from_array(np.clip(np.rint(hu), -1024, 4000).astype(np.int16), ct_spacing, ct_origin + ct_shift)
     del hu
 
     # The MR: T1 values drawn on the CT grid, resampled onto the MR grid through the ground-truth transform.
     mr_spacing, mr_origin_anat = _mr_geometry(options)
-    mr_reference = _image(
+    mr_reference = image_from_array(
         np.zeros(options.resolved_mr_shape()[::-1], dtype=np.uint8),
         mr_spacing,
         mr_origin_anat + np.asarray(params["mr_shift_mm"]),
     )
     mr_to_ct = _mr_to_ct_transform(params, options, mr_reference)
-    t1_image = _image(t1, ct_spacing, ct_origin + ct_shift)
+    t1_image = image_from_array(t1, ct_spacing, ct_origin + ct_shift)
     del t1
     mr = sitk.Resample(t1_image, mr_reference, mr_to_ct, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     mr_array = sitk.GetArrayFromImage(mr)
@@ -607,7 +607,7 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     bias = 1.0 + 0.12 * xx - 0.08 * yy + 0.06 * zz  # coil sensitivity: a smooth intensity gradient
     noise = noise_rng.normal(0.0, 18.0, size=(2, *mr_array.shape)).astype(np.float32)
     mr_array = np.sqrt((mr_array * bias + noise[0]) ** 2 + noise[1] ** 2)  # Rician noise, as in magnitude images
-    mr_image = _image(np.rint(mr_array).astype(np.int16), mr_spacing, mr_reference.GetOrigin())
+    mr_image = image_from_array(np.rint(mr_array).astype(np.int16), mr_spacing, mr_reference.GetOrigin())
 
     case_folder.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(ct_image, str(case_folder / layout.ct_name(case)), useCompression=True)
@@ -615,12 +615,12 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     for name, (slices, inside) in masks.items():
         mask = np.zeros((nz, ny, nx), dtype=np.uint8)
         mask[slices][inside] = 1
-        image = _image(mask, ct_spacing, ct_origin + ct_shift)
+        image = image_from_array(mask, ct_spacing, ct_origin + ct_shift)
         sitk.WriteImage(image, str(case_folder / layout.organ_name(case, name)), useCompression=True)
 
     rotation = _rotation_matrix(np.deg2rad(params["rotation_deg"]))
     landmarks_ct = {name: p + ct_shift for name, p in landmarks_anat.items()}
-    landmarks_mr = {name: _invert_mr_to_ct(mr_to_ct, rotation, p) for name, p in landmarks_ct.items()}
+    landmarks_mr = {name: invert_mr_to_ct(mr_to_ct, rotation, p) for name, p in landmarks_ct.items()}
     return CaseTruth(
         case,
         ct_shift,
@@ -671,8 +671,19 @@ landmarks lies in the `truth/` folder beside the archive, not in it.
 """
 
 
-def generate(out_dir: Path | str, options: PhantomOptions, *, as_zip: bool = False) -> Path:
-    """Write `out_dir/HaN-Seg/...` (or `out_dir/HaN-Seg.zip`) and `out_dir/truth/`; return the data path."""
+def generate(
+    out_dir: Path | str,
+    options: PhantomOptions,
+    *,
+    as_zip: bool = False,
+    make_case: Callable[..., CaseTruth] | None = None,
+) -> Path:
+    """Write `out_dir/HaN-Seg/...` (or `out_dir/HaN-Seg.zip`) and `out_dir/truth/`; return the data path.
+
+    `make_case(options, index, case_folder)` writes one case and returns its truth; by default this module's
+    :func:`generate_case` (another generator, e.g. :mod:`hanseg.phantom_realistic`, brings its own options).
+    """
+    make_case = make_case or generate_case
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".phantom-", dir=out_dir))
@@ -684,7 +695,7 @@ def generate(out_dir: Path | str, options: PhantomOptions, *, as_zip: bool = Fal
         (data_root / "LICENSE").write_text("CC0 1.0: synthetic data, no rights reserved.\n")
         truths = []
         for index in range(1, options.cases + 1):
-            truth = generate_case(options, index, layout.case_dir(data_root, layout.case_id(index)))
+            truth = make_case(options, index, layout.case_dir(data_root, layout.case_id(index)))
             _write_truth(staging / "truth", truth)
             truths.append(truth)
             log.info("phantom %s written", truth.case)

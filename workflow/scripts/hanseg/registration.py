@@ -7,8 +7,13 @@ The real CT and MR headers share no coordinate system (origins up to 1.1 m apart
 the headers cannot start the optimisation. The initialisation finds the head in both images (threshold, largest
 connected component), slides the MR head's height along the CT head, and keeps the translation whose head masks
 agree best (Dice inside the MR's field of view). It needs no intensity relationship between CT and MR, and it
-handles an MR that covers only part of the CT's head and neck. A result whose heads do not agree after
-registration is an error, never a silent misregistration.
+handles an MR that covers only part of the CT's head and neck.
+
+Every result carries a QC verdict (``report["qc"]``, see :mod:`hanseg.alignment`): ``pass``, ``warn`` or ``fail``,
+from the distance between the CT's and the registered MR's skin surfaces inside the MR's field of view, with
+thresholds from the config (``registration.qc``). A ``fail`` is the caller's to act on (:func:`check_qc`): the
+command line exits 1, the workflow stops or leaves the case out (``registration.on_fail``), ``hanseg segment``
+goes on with ``--force``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from . import alignment
 from .atomic import write_text_atomic
 from .errors import InputError
 from .images import check_axial, largest_component, write_image
@@ -35,16 +44,20 @@ CT_HEAD_HU = -400.0
 #: Grid of the initialisation search (mm): coarse on purpose, the rigid stage refines it.
 SEARCH_SPACING_MM = 4.0
 SEARCH_STEP_MM = 5.0
-#: Head masks must agree at least this well (Dice inside the MR's field of view) before and after registration.
+#: Head masks must agree at least this well (Dice inside the MR's field of view) to start the registration (after
+#: it, the QC of :mod:`hanseg.alignment` judges the result).
 MIN_INITIAL_HEAD_DICE = 0.5
-MIN_FINAL_HEAD_DICE = 0.7
 #: ...and agree voxel by voxel (head or background) in at least this fraction of the MR's field of view.
 MIN_INITIAL_HEAD_AGREEMENT = 0.75
-MIN_FINAL_HEAD_AGREEMENT = 0.85
 
 
 class RegistrationError(InputError, RuntimeError):
     """Registration input or result that cannot be trusted; the message names the case."""
+
+
+class RegistrationQCError(InputError, RuntimeError):
+    """A registration whose QC verdict is ``fail``: one line naming the case, the measure, its value, the threshold
+    and the QC picture."""
 
 
 @dataclass
@@ -166,7 +179,8 @@ def mutual_information(fixed: np.ndarray, moving: np.ndarray, bins: int = 32) ->
 def _elastix_translation_file(path: Path, offset: np.ndarray, ct: sitk.Image) -> None:
     """An elastix TranslationTransform parameter file: the initial transform of the chain."""
     fmt = " ".join
-    path.write_text(
+    write_text_atomic(
+        path,
         "\n".join(
             [
                 '(Transform "TranslationTransform")',
@@ -192,7 +206,7 @@ def _elastix_translation_file(path: Path, offset: np.ndarray, ct: sitk.Image) ->
                 '(ResultImagePixelType "float")',
                 "",
             ]
-        )
+        ),
     )
 
 
@@ -207,7 +221,7 @@ def write_parameter_map(parameter_map: dict, path: Path) -> None:
             return f'"{value}"'
 
     lines = [f"({key} {' '.join(token(v) for v in values)})" for key, values in sorted(parameter_map.items())]
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _transformix(
@@ -265,11 +279,15 @@ def register(
     landmarks_ct: dict[str, np.ndarray] | None = None,
     landmarks_mr: dict[str, np.ndarray] | None = None,
     initialisation: str = "head_search",
+    qc_thresholds: dict[str, float] | None = None,
     case: str = "",
 ) -> RegistrationResult:
-    """Register MR to CT; elastix's transform files go into `work_dir` (TransformParameters.{init,0,1...}.txt).
+    """Register MR to CT; elastix's transform files and log go into `work_dir` (TransformParameters.{init,0,1...}.txt,
+    elastix.log), each file under its final name only once complete.
 
-    Errors (bad input, failed or implausible registration) name `case` when it is given.
+    The result carries the QC verdict (``report["qc"]``, thresholds `qc_thresholds` or the config's defaults); a
+    ``fail`` is returned, not raised (see :func:`check_qc`). Errors (bad input, an MR that cannot be placed on the
+    CT, elastix failing) raise, naming `case` when it is given.
     """
     try:
         return _register(
@@ -281,6 +299,7 @@ def register(
             landmarks_ct=landmarks_ct,
             landmarks_mr=landmarks_mr,
             initialisation=initialisation,
+            qc_thresholds=qc_thresholds,
         )
     except (RegistrationError, ValueError) as error:
         if not case:
@@ -298,12 +317,12 @@ def _register(
     landmarks_ct: dict[str, np.ndarray] | None,
     landmarks_mr: dict[str, np.ndarray] | None,
     initialisation: str,
+    qc_thresholds: dict[str, float] | None,
 ) -> RegistrationResult:
-    import itk
-
     started = time.perf_counter()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    thresholds = alignment.check_thresholds(qc_thresholds or alignment.default_thresholds())
     check_axial(ct, "CT")
     ct = sitk.Cast(ct, sitk.sitkFloat32)
     mr = sitk.Cast(mr, sitk.sitkFloat32)
@@ -330,6 +349,37 @@ def _register(
             f"{MIN_INITIAL_HEAD_DICE}), voxel agreement {init.head_agreement:.2f} (needs {MIN_INITIAL_HEAD_AGREEMENT}) "
             f"over {init.candidates} positions; does the MR show the same patient and region?"
         )
+    # elastix writes into a private folder (it writes its own TransformParameters files there as it goes); each
+    # file reaches its final name in `work_dir` only once complete.
+    scratch = Path(tempfile.mkdtemp(prefix=".elastix-", dir=work_dir))
+    try:
+        result = _elastix(ct, mr, init, parameter_files, scratch, threads, landmarks_ct, landmarks_mr, thresholds)
+        final = []
+        for path in result.transform_files:
+            os.replace(path, work_dir / path.name)
+            final.append(work_dir / path.name)
+        result.transform_files = final
+        result.report["seconds"] = round(time.perf_counter() - started, 2)
+        return result
+    finally:
+        if (scratch / "elastix.log").is_file():
+            os.replace(scratch / "elastix.log", work_dir / "elastix.log")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _elastix(
+    ct: sitk.Image,
+    mr: sitk.Image,
+    init: Initialisation,
+    parameter_files: list[Path | str],
+    work_dir: Path,
+    threads: int,
+    landmarks_ct: dict[str, np.ndarray] | None,
+    landmarks_mr: dict[str, np.ndarray] | None,
+    thresholds: dict[str, float],
+) -> RegistrationResult:
+    import itk
+
     init_file = work_dir / "TransformParameters.init.txt"
     _elastix_translation_file(init_file, init.offset_mm, ct)
 
@@ -388,16 +438,12 @@ def _register(
     mi_initial = mutual_information(ct_array[initial_fov], sitk.GetArrayViewFromImage(initial_mr)[initial_fov])
     mi_final = mutual_information(ct_array[fov], sitk.GetArrayViewFromImage(mr_in_ct)[fov])
 
-    # Plausibility: the registered MR's head must lie on the CT's head.
+    # The head masks' overlap, as the initialisation measures it (reported; the QC below judges the result).
     mr_head = sitk.GetArrayFromImage(mr_head_mask(mr_in_ct)) > 0
     ct_head = sitk.GetArrayFromImage(ct_head_mask(ct)) > 0
     final_dice, final_agreement = _head_agreement(ct_head, mr_head, fov)
-    if final_dice < MIN_FINAL_HEAD_DICE or final_agreement < MIN_FINAL_HEAD_AGREEMENT:
-        raise RegistrationError(
-            f"implausible result: head overlap Dice {final_dice:.2f} (needs {MIN_FINAL_HEAD_DICE}), voxel agreement "
-            f"{final_agreement:.2f} (needs {MIN_FINAL_HEAD_AGREEMENT}) after registration; see elastix.log in "
-            f"{work_dir}"
-        )
+    qc = alignment.assess(alignment.qc_images(ct, mr_in_ct, fov_mask), thresholds)
+    log.info("registration QC %s: %s %s (thresholds %s)", qc["status"], qc["measure"], qc["value"], thresholds)
 
     report: dict = {
         "initial_translation_mm": [round(float(v), 3) for v in init.offset_mm],
@@ -405,6 +451,7 @@ def _register(
         "head_agreement": {"initial": round(init.head_agreement, 4), "final": round(final_agreement, 4)},
         "mutual_information": {"initial": round(mi_initial, 5), "final": round(mi_final, 5), "bins": 32},
         "fov_fraction_of_ct": round(fov_fraction, 5),
+        "qc": qc,
         "parameter_files": [Path(p).name for p in parameter_files],
         "threads": int(threads),
         # From the env that registered (the report's provenance page reads them from here).
@@ -412,8 +459,31 @@ def _register(
     }
     if landmarks_ct is not None and landmarks_mr is not None:
         report["tre_mm"] = target_registration_error(combined, landmarks_ct, landmarks_mr)
-    report["seconds"] = round(time.perf_counter() - started, 2)
+        rigid = _rigid_stage(result_parameters, init.offset_mm)
+        if rigid is not None and result_parameters.GetNumberOfParameterMaps() > 1:
+            # The same landmarks after the initial translation and the rigid stage alone (the B-spline stage must
+            # not make a pair worse than that).
+            report["tre_mm_rigid_only"] = target_registration_error(rigid, landmarks_ct, landmarks_mr)
     return RegistrationResult(mr_in_ct, fov_mask, report, [init_file, *transform_files])
+
+
+def _rigid_stage(result_parameters, offset_mm: np.ndarray) -> sitk.Transform | None:
+    """The initial translation followed by the first stage when that is elastix's EulerTransform, else None.
+
+    elastix composes its stages (``HowToCombineTransforms "Compose"``): a CT point goes through the initial
+    translation first, then the rigid stage.
+    """
+    parameter_map = result_parameters.GetParameterMap(0)
+    if parameter_map["Transform"][0] != "EulerTransform":
+        return None
+    values = [float(v) for v in parameter_map["TransformParameters"]]
+    euler = sitk.Euler3DTransform()
+    euler.SetCenter([float(v) for v in parameter_map["CenterOfRotationPoint"]])
+    euler.SetComputeZYX(parameter_map.get("ComputeZYX", ["false"])[0] == "true")
+    euler.SetRotation(*values[:3])
+    euler.SetTranslation(values[3:6])
+    # CompositeTransform applies its list last-first: the translation, then the rigid stage.
+    return sitk.CompositeTransform([euler, sitk.TranslationTransform(3, [float(v) for v in offset_mm])])
 
 
 def target_registration_error(transform, landmarks_ct: dict, landmarks_mr: dict) -> dict:
@@ -436,6 +506,16 @@ def target_registration_error(transform, landmarks_ct: dict, landmarks_mr: dict)
         "max": round(float(values.max()), 4),
         "per_landmark": {k: round(v, 4) for k, v in distances.items()},
     }
+
+
+def check_qc(report: dict, case: str, qc_png: Path | str) -> str:
+    """The QC status of a registration report; RegistrationQCError (one line) when it is ``fail``."""
+    qc = report.get("qc")
+    if qc is None:  # a report written before the QC existed passed the old plausibility gate
+        return "pass"
+    if qc["status"] == "fail":
+        raise RegistrationQCError(alignment.fail_message(case, qc, qc_png))
+    return str(qc["status"])
 
 
 def write_outputs(

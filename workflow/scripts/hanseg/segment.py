@@ -10,11 +10,10 @@ the model's elastix parameters and initialisation) and stored as the workflow st
 (left-right never); and :mod:`hanseg.backmap` brings the result onto the original CT's grid. The label map (uint8,
 ids 1..30, names in the header) and a 3D Slicer segmentation beside it come from :mod:`hanseg.slicer`.
 
-Registration QC: a registration whose QC status is ``fail`` stops the command, naming the MR and the measure;
-``force`` goes on (a ``warn`` is logged). Today :func:`~hanseg.registration.register` raises on an implausible
-result instead of returning a ``fail`` (the pass/warn/fail QC is being rebuilt), so there is nothing to go on with
-and such a case stops even with ``force``; :func:`qc_status` reads the status from the registration report as soon
-as it carries one (``report["qc"]["status"]``).
+Registration QC: :func:`~hanseg.registration.register` returns every result it could compute with its QC verdict
+(``report["qc"]["status"]``, the default thresholds of the config's ``registration.qc``). A ``fail`` stops the
+command, naming the MR, the measure, its value and the threshold; ``force`` goes on with it (a ``warn`` is
+logged). An MR that cannot be placed on the CT at all stops the command even with ``force``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,14 @@ from .images import Grid, check_axial, clip_intensity, read_image, write_image
 from .nnunet.apply import predict
 from .nnunet.channels import read_channels
 from .nnunet.model import Model, check_inputs, read_model
-from .registration import CT_HEAD_HU, RegistrationError, ct_head_mask, register, write_outputs
+from .registration import (
+    CT_HEAD_HU,
+    RegistrationError,
+    RegistrationQCError,
+    ct_head_mask,
+    register,
+    write_outputs,
+)
 from .slicer import slicer_path, write_label_files
 
 log = logging.getLogger(__name__)
@@ -48,10 +54,6 @@ log = logging.getLogger(__name__)
 MIN_HEAD_ML = 500.0
 HEAD_CHECK_MM = 4.0
 #: The workflow's own elastix parameter files, for model records that name them without their text.
-
-
-class RegistrationQCError(InputError, RuntimeError):
-    """The registration's QC says ``fail``; ``force`` goes on."""
 
 
 def check_head(ct: sitk.Image, name: str) -> float:
@@ -117,7 +119,10 @@ def _register(
     picture = f"see {folder / 'qc.png'}" if kept else "--keep-intermediates DIR keeps the QC picture"
     if status == "fail":
         qc = result.report.get("qc", {})
-        message = f"{mr_path}: registration QC fail ({qc.get('measure', 'QC')} {qc.get('value', '')}); {picture}"
+        message = (
+            f"{mr_path}: registration QC fail: {qc.get('measure', 'QC')} {qc.get('value', '')} "
+            f"(fail from {qc.get('thresholds', {}).get('fail', '?')}); {picture}"
+        )
         if not force:
             raise RegistrationQCError(message + "; --force segments anyway")
         log.warning("%s; going on (--force)", message)

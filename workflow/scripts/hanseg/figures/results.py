@@ -164,6 +164,9 @@ def _title(case: str, record: dict) -> str:
         parts.append(f"head Dice {record['head_dice']['final']:.2f}")
     if record.get("tre_mm"):
         parts.append(f"TRE {record['tre_mm']['mean']:.1f} mm")
+    qc = record.get("qc")
+    if qc and qc.get("status") in ("warn", "fail"):  # flagged by the registration QC (registration.qc)
+        parts.append(f"QC {qc['status'].upper()} ({qc['measure']} {qc['value']})")
     return ", ".join(parts)
 
 

@@ -1,0 +1,111 @@
+"""Registration QC: pass, warn and fail on a small realistic pair, thresholds from the config, the CLI's exit status."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from hanseg import alignment, cli, qc_calibration
+from hanseg.defaults import ELASTIX_PARAMETER_FILES, default, resolve_data_files
+from hanseg.phantom_realistic import RealisticOptions, generate
+from hanseg.registration import RegistrationQCError, check_qc, register, write_outputs
+
+PARAMETER_FILES = resolve_data_files(ELASTIX_PARAMETER_FILES)
+#: One small pair of the family (3.8 mm CT pixels): a registration in about 30-60 s on two cores.
+PAIR = RealisticOptions(cases=1, seed=11, ct_shape=(128, 128, 64))
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("qc_pair")
+    generate(root, PAIR)
+    ct, mr, landmarks_ct, landmarks_mr = qc_calibration.read_pair(root, "case_01")
+    work = root / "registration"
+    result = register(
+        ct, mr, PARAMETER_FILES, work, threads=2, case="case_01", landmarks_ct=landmarks_ct, landmarks_mr=landmarks_mr
+    )
+    centre = np.mean([landmarks_ct[name] for name in sorted(landmarks_ct)], axis=0)
+    return ct, result, work, centre
+
+
+def _status(ct, result, kind, size, centre):
+    moved = qc_calibration.perturbation(kind, size, centre, np.random.default_rng(0))
+    return alignment.assess(alignment.qc_images(ct, result.mr_in_ct, result.fov_mask, moved))
+
+
+def test_good_registration_passes(registered):
+    _, result, work, _ = registered
+    qc = result.report["qc"]
+    assert qc["status"] == "pass", qc
+    assert qc["measure"] == alignment.CHOSEN and qc["thresholds"] == alignment.default_thresholds()
+    assert set(qc["candidates"]) == set(alignment.CANDIDATES)
+    assert result.report["tre_mm"]["max"] <= 5.0 and "tre_mm_rigid_only" in result.report
+    # elastix's files reach their final names only complete: no scratch folder is left behind.
+    assert sorted(p.name for p in work.iterdir()) == [
+        "TransformParameters.0.txt",
+        "TransformParameters.1.txt",
+        "TransformParameters.init.txt",
+        "elastix.log",
+    ]
+    assert "TransformParameters.init.txt" in (work / "TransformParameters.0.txt").read_text()
+
+
+def test_result_off_by_10_mm_warns_and_by_20_mm_fails(registered):
+    ct, result, _, centre = registered
+    assert _status(ct, result, "offset", 10.0, centre)["status"] == "warn"
+    assert _status(ct, result, "offset", 20.0, centre)["status"] == "fail"
+
+
+def test_fail_is_one_line_naming_case_measure_value_threshold_and_picture(registered, tmp_path):
+    _, result, _, _ = registered
+    report = copy.deepcopy(result.report)
+    report["qc"] = {**report["qc"], "status": "fail", "value": 7.5}
+    with pytest.raises(RegistrationQCError) as error:
+        check_qc(report, "case_07", tmp_path / "qc.png")
+    message = str(error.value)
+    assert "\n" not in message
+    for part in ("case_07", alignment.CHOSEN, "7.5", str(report["qc"]["thresholds"]["fail"]), "qc.png"):
+        assert part in message, (part, message)
+    assert check_qc(result.report, "case_01", tmp_path / "qc.png") == "pass"
+    assert check_qc({}, "old report", tmp_path / "qc.png") == "pass"
+
+
+@pytest.mark.parametrize(("status", "code"), [("pass", 0), ("warn", 0), ("fail", 1)])
+def test_cli_exits_0_on_pass_and_warn_1_on_fail(registered, tmp_path, monkeypatch, capsys, status, code):
+    ct, result, _, _ = registered
+    faked = copy.copy(result)
+    faked.report = copy.deepcopy(result.report)
+    faked.report["qc"]["status"] = status
+    monkeypatch.setattr("hanseg.registration.register", lambda *args, **kwargs: faked)
+    monkeypatch.setattr("hanseg.images.read_image", lambda path: ct)
+    out = tmp_path / "out"
+    argv = ["register", "--ct", "ct.nrrd", "--mr", "mr.nrrd", "--out-dir", str(out), "--case", "case_01"]
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert json.loads((out / "registration.json").read_text())["qc"]["status"] == status
+    assert (out / "qc.png").is_file()
+    if status == "warn":
+        assert "warning" in err and "case_01" in err
+    if status == "fail":
+        lines = [line for line in err.splitlines() if "error" in line]
+        assert len(lines) == 1 and "case_01" in lines[0] and "qc.png" in lines[0], err
+
+
+def test_thresholds_come_from_the_config_and_must_be_ordered():
+    assert alignment.default_thresholds() == {
+        "warn": default("registration.qc.warn"),
+        "fail": default("registration.qc.fail"),
+    }
+    assert default("registration.on_fail") == "error"
+    with pytest.raises(ValueError, match="warn threshold"):
+        alignment.check_thresholds({"warn": 5.0, "fail": 2.0})
+    assert alignment.classify(float("nan"), {"warn": 2.0, "fail": 4.0}, higher_is_better=False) == "fail"
+
+
+def test_write_outputs_keeps_the_qc_block(registered, tmp_path):
+    ct, result, _, _ = registered
+    write_outputs(result, tmp_path, tmp_path / "qc.png", ct, title="case_01")
+    assert json.loads((tmp_path / "registration.json").read_text())["qc"] == result.report["qc"]

@@ -1,0 +1,373 @@
+"""How well a registered MR lies on its CT: the registration QC's candidate measures and its pass/warn/fail decision.
+
+Every measure is computed on one QC grid: :data:`QC_SPACING_MM` isotropic voxels over the CT region that the MR
+covers, the CT and the registered MR (both on the CT's grid, as the registration writes them) smoothed to that scale
+and sampled linearly, and only inside the MR's field of view shrunk by :data:`FOV_MARGIN_MM` (the field of view's
+own border is an edge in the MR that the CT does not have). The candidates:
+
+- ``head_agreement_present``: the gate used before this module (CT above -400 HU and the MR's Otsu mask, largest
+  components, voxel agreement). In T1 the cortical bone, CSF and air cavities are dark, and a radiotherapy CT's
+  couch, mask and cushion touch the head, so the two masks disagree even when the alignment is perfect.
+- ``head_agreement``: the same with both masks opened (the set-up objects cut away) and filled slice by slice.
+- ``skin_distance_mm``: mean distance (both ways) between the two modalities' skin surfaces, the one boundary that
+  both show with a strong edge.
+- ``nmi``: normalised mutual information (H(CT) + H(MR)) / H(CT, MR), 1 for independent images, up to 2.
+- ``ngf``: normalised gradient fields: the mean squared cosine between the two images' gradients, each damped
+  below its own typical edge strength, so it measures whether edges lie on edges, whatever the contrast.
+- ``local_ngf_p10``: the 10th percentile of ``ngf`` over 32 mm blocks: a part of the head that is off.
+
+:data:`CHOSEN` names the measure the workflow gates on, with the thresholds of the config's ``registration.qc``;
+the choice and the thresholds come from ``bench/bench_registration_qc.py`` on the realistic family (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+#: Voxel size (mm) of the QC grid.
+QC_SPACING_MM = 2.0
+#: The measures ignore this much (mm) of the MR field of view's border.
+FOV_MARGIN_MM = 6.0
+#: CT threshold of the head masks (HU), as the registration's initialisation.
+CT_BODY_HU = -400.0
+#: Radius (mm) of the opening that cuts couch, mask and cushion off the head masks.
+OPENING_RADIUS_MM = 4.0
+#: Edge of the blocks of ``local_ngf_p10`` (mm); blocks with less than half their volume in the FoV are skipped.
+BLOCK_MM = 32.0
+
+
+@dataclass
+class QCImages:
+    """CT and MR on the QC grid ((z, y, x) float32 arrays), and where the measures look (the shrunk FoV)."""
+
+    ct: np.ndarray
+    mr: np.ndarray
+    fov: np.ndarray
+    spacing_mm: float
+
+
+def _smoothed(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """Low-pass to the QC grid's scale along the axes finer than it (no aliasing of noise or thin structures)."""
+    sigmas = [math.sqrt(max(spacing_mm**2 - s**2, 0.0)) / 2.0 for s in image.GetSpacing()]
+    image = sitk.Cast(image, sitk.sitkFloat32)
+    if max(sigmas) <= 0:
+        return image
+    return sitk.SmoothingRecursiveGaussian(image, [max(s, 1e-3) for s in sigmas])
+
+
+def grid_over(image: sitk.Image, spacing_mm: float, pixel_type: int = sitk.sitkUInt8) -> sitk.Image:
+    """An empty image of isotropic `spacing_mm` voxels covering `image`'s extent (voxel edges aligned)."""
+    size = [
+        max(2, int(math.ceil(n * s / spacing_mm))) for n, s in zip(image.GetSize(), image.GetSpacing(), strict=True)
+    ]
+    grid = sitk.Image(size, pixel_type)
+    grid.SetSpacing([spacing_mm] * 3)
+    grid.SetDirection(image.GetDirection())
+    grid.SetOrigin(
+        image.TransformContinuousIndexToPhysicalPoint([-0.5 + 0.5 * spacing_mm / s for s in image.GetSpacing()])
+    )
+    return grid
+
+
+def _bounding_grid(fov_mask: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """A grid of `spacing_mm` voxels over the bounding box of `fov_mask` (the whole image when it is empty)."""
+    inside = np.argwhere(sitk.GetArrayViewFromImage(fov_mask) > 0)
+    if len(inside) == 0:
+        return grid_over(fov_mask, spacing_mm, sitk.sitkFloat32)
+    lo, hi = inside.min(axis=0)[::-1], inside.max(axis=0)[::-1] + 1  # x, y, z
+    box = fov_mask[int(lo[0]) : int(hi[0]), int(lo[1]) : int(hi[1]), int(lo[2]) : int(hi[2])]
+    return grid_over(box, spacing_mm, sitk.sitkFloat32)
+
+
+def qc_images(
+    ct: sitk.Image,
+    mr_in_ct: sitk.Image,
+    fov_mask: sitk.Image,
+    moved: sitk.Transform | None = None,
+    spacing_mm: float = QC_SPACING_MM,
+) -> QCImages:
+    """CT and registered MR (both on the CT's grid, as ``register`` returns them) on the QC grid over the MR's field
+    of view, the field of view shrunk by :data:`FOV_MARGIN_MM`.
+
+    `moved` (a CT -> CT transform) displaces the registered MR and its field of view before the measures: the
+    calibration's deliberate failures (the good result offset or rotated) are made this way.
+    """
+    reference = _bounding_grid(fov_mask, spacing_mm)
+    moved = moved or sitk.Transform()
+    ct_q = sitk.Resample(_smoothed(ct, spacing_mm), reference, sitk.Transform(), sitk.sitkLinear, -1000.0)
+    mr_q = sitk.Resample(_smoothed(mr_in_ct, spacing_mm), reference, moved, sitk.sitkLinear, 0.0)
+    fov = sitk.Resample(sitk.Cast(fov_mask, sitk.sitkUInt8), reference, moved, sitk.sitkNearestNeighbor, 0)
+    margin = max(1, int(round(FOV_MARGIN_MM / spacing_mm)))
+    fov = sitk.BinaryErode(fov, [margin] * 3, sitk.sitkBall)
+    return QCImages(
+        sitk.GetArrayFromImage(ct_q),
+        sitk.GetArrayFromImage(mr_q),
+        sitk.GetArrayFromImage(fov) > 0,
+        spacing_mm,
+    )
+
+
+# ---- head masks ----------------------------------------------------------------------------------------------
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask)
+    if count <= 1:
+        return mask.astype(bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(sizes.argmax())
+
+
+def mr_tissue_threshold(values: np.ndarray) -> float:
+    """The MR intensity between air and tissue: Otsu's threshold of log(1 + intensity).
+
+    On the intensities themselves Otsu splits a T1 head into bright (fat, white matter) and dark (muscle, CSF, bone),
+    cutting the scalp off the brain; in the log domain the two modes are air (noise) and tissue, whatever the
+    scanner's scale, a bias field of +-30 % or the noise level.
+    """
+    logs = np.log1p(np.clip(values.astype(np.float32), 0, None))
+    image = sitk.GetImageFromArray(logs.reshape(-1, 1, 1))
+    otsu = sitk.OtsuThresholdImageFilter()
+    otsu.SetNumberOfHistogramBins(128)
+    otsu.Execute(image)
+    return float(np.expm1(otsu.GetThreshold()))
+
+
+def _ball(radius_mm: float, spacing_zyx) -> np.ndarray:
+    """A boolean ellipsoid of `radius_mm` in voxels of `spacing_zyx` (at least one voxel along each axis)."""
+    radii = [max(1, int(round(radius_mm / s))) for s in spacing_zyx]
+    grids = np.ogrid[tuple(slice(-r, r + 1) for r in radii)]
+    return sum((g / r) ** 2 for g, r in zip(grids, radii, strict=True)) <= 1.0
+
+
+def head_mask(above: np.ndarray, spacing_zyx, *, opening_mm: float = OPENING_RADIUS_MM) -> np.ndarray:
+    """The head inside a threshold mask ((z, y, x) bool): thin structures opened away, largest component, holes
+    filled in every axial slice.
+
+    In a radiotherapy CT the couch's carbon skins, the thermoplastic mask (touching the nose and chin), its frame and
+    a head cushion's cover lie above the threshold and touch the patient; none of them is in the MR. The opening
+    removes what is thinner than its ball. In T1 the sinuses, airway, cortical bone and CSF are dark: filling the
+    holes slice by slice makes both masks "everything inside the skin".
+    """
+    from scipy import ndimage
+
+    opened = ndimage.binary_opening(above, structure=_ball(opening_mm, spacing_zyx))
+    if not opened.any():  # a tiny or very thin object: keep it as it is
+        opened = above
+    return np.stack([ndimage.binary_fill_holes(s) for s in _largest_component(opened)])
+
+
+def _head_masks(q: QCImages, *, opened: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(CT head, MR head) on the QC grid; `opened`: :func:`head_mask`, else only the largest components."""
+    ct = q.ct > CT_BODY_HU
+    # The MR's threshold comes from its own field of view only (outside it the resampled MR is zero by construction).
+    mr = q.mr > mr_tissue_threshold(q.mr[q.fov]) if q.fov.any() else np.zeros_like(ct)
+    spacing = (q.spacing_mm,) * 3
+    if opened:
+        return head_mask(ct, spacing), head_mask(mr, spacing)
+    return _largest_component(ct), _largest_component(mr)
+
+
+def _agreement(a: np.ndarray, b: np.ndarray, fov: np.ndarray) -> float:
+    return float((a == b)[fov].mean()) if fov.any() else 0.0
+
+
+def head_agreement_present(q: QCImages) -> float:
+    return _agreement(*_head_masks(q, opened=False), q.fov)
+
+
+def head_agreement(q: QCImages) -> float:
+    return _agreement(*_head_masks(q, opened=True), q.fov)
+
+
+def head_dice(q: QCImages) -> float:
+    ct, mr = _head_masks(q, opened=True)
+    a, b = ct & q.fov, mr & q.fov
+    total = a.sum() + b.sum()
+    return float(2.0 * (a & b).sum() / total) if total else 0.0
+
+
+def skin_distance_mm(q: QCImages) -> float:
+    """Mean of the distances from each skin surface voxel (inside the shrunk FoV) to the other modality's skin."""
+    from scipy import ndimage
+
+    ct, mr = _head_masks(q, opened=True)
+    distances = []
+    for a, b in ((ct, mr), (mr, ct)):
+        surface_a = a & ~ndimage.binary_erosion(a) & q.fov
+        surface_b = b & ~ndimage.binary_erosion(b)
+        if not surface_a.any() or not surface_b.any():
+            return float("inf")
+        distance_to_b = ndimage.distance_transform_edt(~surface_b, sampling=q.spacing_mm)
+        distances.append(distance_to_b[surface_a])
+    return float(np.concatenate(distances).mean())
+
+
+def _signed_skin_distances(q: QCImages) -> np.ndarray:
+    """Signed distance (mm, positive outside the CT's head) from the CT's skin of every MR skin voxel inside the
+    shrunk field of view, and the negated distance from the MR's skin of every CT skin voxel there."""
+    from scipy import ndimage
+
+    ct, mr = _head_masks(q, opened=True)
+    values = []
+    for a, b, sign in ((mr, ct, 1.0), (ct, mr, -1.0)):
+        surface_a = a & ~ndimage.binary_erosion(a) & q.fov
+        if not surface_a.any() or not b.any() or b.all():
+            return np.array([np.inf])
+        outside = ndimage.distance_transform_edt(~b, sampling=q.spacing_mm)
+        inside = ndimage.distance_transform_edt(b, sampling=q.spacing_mm)
+        values.append(sign * (outside - inside)[surface_a])
+    return np.concatenate(values)
+
+
+def skin_misfit_mm(q: QCImages) -> float:
+    """Mean absolute deviation of the signed skin-to-skin distances from their median (mm).
+
+    A uniform offset of one skin against the other (a threshold that finds the MR's skin a voxel deeper, a dark
+    outer layer in T1) moves every distance alike and costs nothing; a shift or a turn moves the MR's skin out on
+    one side and in on the other, and a mirrored MR out where the head is asymmetric. The set-up objects touching
+    the head (opened away, else a few outliers) hardly move the median.
+    """
+    distances = _signed_skin_distances(q)
+    if not np.isfinite(distances).all():
+        return float("inf")
+    return float(np.abs(distances - np.median(distances)).mean())
+
+
+def nmi(q: QCImages, bins: int = 32) -> float:
+    a, b = q.ct[q.fov], q.mr[q.fov]
+    if a.size < 100:
+        return float("nan")
+    joint, _, _ = np.histogram2d(a, b, bins=bins)
+    p = joint / joint.sum()
+
+    def entropy(x: np.ndarray) -> float:
+        x = x[x > 0]
+        return float(-(x * np.log(x)).sum())
+
+    return (entropy(p.sum(axis=0)) + entropy(p.sum(axis=1))) / entropy(p.ravel())
+
+
+def _normalised_gradients(image: np.ndarray, fov: np.ndarray) -> np.ndarray:
+    """Gradient (3, z, y, x) divided by sqrt(|g|^2 + eps^2), eps the median gradient strength in the FoV."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(image.astype(np.float32), 1.0)
+    gradient = np.stack(np.gradient(smooth))
+    magnitude2 = (gradient**2).sum(axis=0)
+    eps2 = float(np.median(magnitude2[fov])) if fov.any() else 1.0
+    return gradient / np.sqrt(magnitude2 + max(eps2, 1e-12))
+
+
+def _ngf_map(q: QCImages) -> np.ndarray:
+    a = _normalised_gradients(q.ct, q.fov)
+    b = _normalised_gradients(q.mr, q.fov)
+    return (a * b).sum(axis=0) ** 2
+
+
+def ngf(q: QCImages) -> float:
+    values = _ngf_map(q)[q.fov]
+    return float(values.mean()) if values.size else 0.0
+
+
+def local_ngf_p10(q: QCImages) -> float:
+    values = _ngf_map(q)
+    step = max(2, int(round(BLOCK_MM / q.spacing_mm)))
+    means = []
+    nz, ny, nx = values.shape
+    for z in range(0, nz, step):
+        for y in range(0, ny, step):
+            for x in range(0, nx, step):
+                fov = q.fov[z : z + step, y : y + step, x : x + step]
+                if fov.sum() >= 0.5 * step**3:
+                    means.append(values[z : z + step, y : y + step, x : x + step][fov].mean())
+    return float(np.percentile(means, 10)) if means else 0.0
+
+
+#: name -> (function, True if larger values mean better alignment, unit)
+CANDIDATES = {
+    "head_agreement_present": (head_agreement_present, True, ""),
+    "head_agreement": (head_agreement, True, ""),
+    "skin_distance_mm": (skin_distance_mm, False, "mm"),
+    "skin_misfit_mm": (skin_misfit_mm, False, "mm"),
+    "nmi": (nmi, True, ""),
+    "ngf": (ngf, True, ""),
+    "local_ngf_p10": (local_ngf_p10, True, ""),
+}
+
+
+def candidate_values(q: QCImages) -> dict[str, float]:
+    return {name: float(function(q)) for name, (function, _, _) in CANDIDATES.items()}
+
+
+#: The measure the workflow gates on; its thresholds are the config's ``registration.qc`` (defaults in the schema).
+CHOSEN = "skin_distance_mm"
+STATUSES = ("pass", "warn", "fail")
+
+
+def default_thresholds() -> dict[str, float]:
+    """``registration.qc``'s defaults from the config schema: {"warn": ..., "fail": ...}."""
+    from .defaults import default
+
+    return {key: float(default(f"registration.qc.{key}")) for key in ("warn", "fail")}
+
+
+def classify(value: float, thresholds: dict[str, float], *, higher_is_better: bool) -> str:
+    """pass, warn or fail; a value that is not a number (no overlap left to measure) fails."""
+    if not math.isfinite(value):
+        return "fail"
+    sign = 1.0 if higher_is_better else -1.0
+    if sign * value < sign * thresholds["fail"]:
+        return "fail"
+    if sign * value < sign * thresholds["warn"]:
+        return "warn"
+    return "pass"
+
+
+def assess(q: QCImages, thresholds: dict[str, float] | None = None) -> dict:
+    """The QC block of ``registration.json``: status, the measure, its value and thresholds, every candidate."""
+    thresholds = check_thresholds(thresholds or default_thresholds())
+    values = candidate_values(q)
+    _, higher_is_better, unit = CANDIDATES[CHOSEN]
+    value = values[CHOSEN]
+    return {
+        "status": classify(value, thresholds, higher_is_better=higher_is_better),
+        "measure": CHOSEN,
+        "value": round(value, 4) if math.isfinite(value) else None,
+        "unit": unit,
+        "higher_is_better": higher_is_better,
+        "thresholds": thresholds,
+        "candidates": {k: (round(v, 4) if math.isfinite(v) else None) for k, v in values.items()},
+    }
+
+
+def fail_message(case: str, qc: dict, qc_png: Path | str) -> str:
+    """One line: the case, the measure, its value, the threshold, and where to look."""
+    value = "n/a" if qc.get("value") is None else f"{qc['value']:.3g}"
+    unit = f" {qc['unit']}" if qc.get("unit") else ""
+    side = "below" if qc.get("higher_is_better") else "above"
+    return (
+        f"{case}: registration QC fail: {qc['measure']} {value}{unit} is {side} the fail threshold "
+        f"{qc['thresholds']['fail']}{unit}; see {qc_png}"
+    )
+
+
+def check_thresholds(thresholds: dict[str, float]) -> dict[str, float]:
+    """The thresholds as floats, warn on the good side of fail; a ValueError naming both otherwise."""
+    try:
+        warn, fail = float(thresholds["warn"]), float(thresholds["fail"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"registration QC thresholds need numbers 'warn' and 'fail', got {thresholds!r}") from error
+    _, higher_is_better, _ = CANDIDATES[CHOSEN]
+    if (warn < fail) if higher_is_better else (warn > fail):
+        better = "above" if higher_is_better else "below"
+        raise ValueError(
+            f"registration QC: the warn threshold ({warn:g}) must lie {better} the fail threshold ({fail:g})"
+        )
+    return {"warn": warn, "fail": fail}
