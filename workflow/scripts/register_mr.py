@@ -34,9 +34,7 @@ def main(snakemake):
         **landmarks,
     )
     write_outputs(result, out_dir, snakemake.output.qc, ct, title=case)
-    status = result.report["qc"]["status"]
-    # Not a param: it changes no output, only whether a failed QC stops the run (see the exclusion in common.smk).
-    if status == "fail" and snakemake.config["registration"]["on_fail"] == "error":
+    if result.report["qc"]["status"] == "fail":
         # Snakemake removes a failed job's outputs; the QC picture the message points to is kept beside the log.
         kept = Path(str(snakemake.log[0])).with_suffix(".qc.png")
         shutil.copyfile(snakemake.output.qc, kept)
