@@ -21,7 +21,7 @@ MIN_MEAN_DICE = 0.5
 def chain_problems(
     case_table: pd.DataFrame, laterality: pd.DataFrame, *, min_voxels: int = MIN_ORGAN_VOXELS
 ) -> list[str]:
-    """Empty when the large organs are found (none with Dice 0, mean Dice at least 0.5) and no pair of them is swapped."""
+    """Empty when the large organs are found (none with Dice 0, mean Dice at least 0.5), no pair of them swapped."""
     evaluated = case_table[case_table["evaluated"].astype(str) == "True"]
     large = evaluated[evaluated["ref_voxels"] >= min_voxels]
     problems = []

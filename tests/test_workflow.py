@@ -152,24 +152,10 @@ def test_the_chain_check_fails_on_a_mirrored_or_shifted_prediction(finished_run,
 
 
 @pytest.mark.slow
-def test_a_second_experiment_reuses_every_upstream_job_and_is_compared(finished_run, tmp_path):
-    """Adding a CT-only experiment to a finished run trains only that model; the pair is compared with scipy's test.
-
-    The new experiment trains briefly (its budget lowered in the config); `--rerun-triggers mtime` keeps the finished
-    ct_mr model, which that budget change would otherwise retrain.
-    """
-    workdir = _copy_run(finished_run, tmp_path / "run")
-    results = workdir / "results"
-    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
-    config["experiments"]["ct"] = {"channels": ["CT"], "description": "CT only"}
-    config["nnunet"].update({"epochs": 2, "iterations_per_epoch": 2})
-    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    # The target first: --rerun-triggers takes several values and would swallow a target after it.
-    result = _snakemake(
-        workdir, "results/experiments/comparison_ct_vs_ct_mr.md", "--cores", "2", "--rerun-triggers", "mtime"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    log = result.stdout + result.stderr
+def test_a_second_experiment_reuses_every_upstream_job_and_is_compared(run_with_a_second_experiment):
+    """Adding a CT-only experiment to a finished run trains only that model; the pair is compared with scipy's test."""
+    results = run_with_a_second_experiment["workdir"] / "results"
+    log = run_with_a_second_experiment["log"]
     for rule in ("register_mr", "resample", "split"):
         assert not re.search(rf"rule {rule}:", log), f"{rule} ran again"
     ran = re.findall(r"rule (nnunet_\w+):\n(?:.*\n)*?\s+wildcards: ([^\n]*)", log)
