@@ -49,3 +49,15 @@ def finished_run(tmp_path_factory) -> Path:
     from workflow_runs import run_ci_phantom
 
     return run_ci_phantom(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="session")
+def run_with_a_second_experiment(finished_run, tmp_path_factory) -> dict:
+    """The finished run (a copy) with a CT-only experiment added and compared with ct_mr: {"workdir", "log"}.
+
+    The new experiment trains briefly (its budget lowered in the config); `--rerun-triggers mtime` keeps the finished
+    ct_mr model, which that budget change would otherwise retrain. Shared by the experiment and segment tests.
+    """
+    from workflow_runs import add_ct_only_experiment
+
+    return add_ct_only_experiment(finished_run, tmp_path_factory.mktemp("second") / "run")

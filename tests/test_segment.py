@@ -144,8 +144,8 @@ def test_the_command_line_and_the_segment_rule_agree(segmented):
 
 
 @pytest.mark.slow
-def test_a_ct_only_model_needs_no_mr(finished_run, tmp_path):
-    results = finished_run / "results"
+def test_a_ct_only_model_needs_no_mr(run_with_a_second_experiment, tmp_path):
+    results = run_with_a_second_experiment["workdir"] / "results"
     case = _test_case(results)
     ct, _ = _images(results, case)
     result = hanseg("--ct", ct, "--model", _model(results, "ct"), "--out", tmp_path / "ct.nrrd", "--backmap", "nearest")
@@ -336,18 +336,20 @@ def test_probabilities_in_place_equal_nnunets_own(finished_run):
     np.testing.assert_allclose(probabilities.astype(np.float32), expected, atol=1e-3)  # half precision
 
 
-def test_the_models_elastix_parameters_come_from_its_record_or_the_workflow(tmp_path):
-    from hanseg.segment import WORKFLOW_ELASTIX, elastix_parameter_files
+def test_the_models_elastix_parameters_come_from_its_record_or_the_package(tmp_path):
+    from hanseg.defaults import DATA_DIR
+    from hanseg.segment import elastix_parameter_files
 
     folder = _model_folder(tmp_path / "a", ["CT", "MR"])
     record = json.loads((folder / MODEL_RECORD).read_text())
-    record["registration"] = {"parameter_files": ["rigid.txt", "bspline.txt"], "initialisation": "head_search"}
-    record["registration"]["parameters"] = {"rigid.txt": '(Transform "EulerTransform")\n'}
+    names = ["hanseg:elastix/rigid.txt", "hanseg:elastix/bspline.txt"]
+    record["registration"] = {"parameter_files": names, "initialisation": "head_search"}
+    record["registration"]["parameters"] = {names[0]: '(Transform "EulerTransform")\n'}
     (folder / MODEL_RECORD).write_text(json.dumps(record))
     rigid, bspline = elastix_parameter_files(read_model(folder), tmp_path / "params")
     assert rigid == tmp_path / "params/rigid.txt" and rigid.read_text() == '(Transform "EulerTransform")\n'
-    assert bspline == WORKFLOW_ELASTIX / "bspline.txt" and bspline.is_file()  # a record that names it only
+    assert bspline == DATA_DIR / "elastix/bspline.txt" and bspline.is_file()  # a record that names it only
     record["registration"]["parameter_files"].append("mine.txt")
     (folder / MODEL_RECORD).write_text(json.dumps(record))
-    with pytest.raises(InputError, match="'mine.txt', which its record does not hold"):
+    with pytest.raises(InputError, match="mine.txt: not found"):
         elastix_parameter_files(read_model(folder), tmp_path / "params")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -23,3 +25,21 @@ def run_ci_phantom(workdir: Path) -> Path:
     if result.returncode != 0:
         raise AssertionError(f"the CI phantom run failed:\n{result.stderr[-3000:]}")
     return workdir
+
+
+#: The comparison that adding the CT-only experiment asks for.
+COMPARISON = "results/experiments/comparison_ct_vs_ct_mr.md"
+
+
+def add_ct_only_experiment(finished_run: Path, workdir: Path) -> dict:
+    """A copy of the finished run with a `ct` experiment (2 x 2 training iterations) added and compared with ct_mr."""
+    shutil.copytree(finished_run, workdir, symlinks=True)  # file times and Snakemake's records kept
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["experiments"]["ct"] = {"channels": ["CT"], "description": "CT only"}
+    config["nnunet"].update({"epochs": 2, "iterations_per_epoch": 2})
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    # The target first: --rerun-triggers takes several values and would swallow a target after it.
+    result = snakemake_in(workdir, COMPARISON, "--cores", "2", "--rerun-triggers", "mtime")
+    if result.returncode != 0:
+        raise AssertionError(f"adding the CT-only experiment failed:\n{result.stderr[-3000:]}")
+    return {"workdir": workdir, "log": result.stdout + result.stderr}

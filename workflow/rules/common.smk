@@ -220,6 +220,16 @@ def nnunet_dataset_inputs(wildcards):
     return inputs
 
 
+def canonical(value):
+    """`value` with every mapping's keys sorted: Snakemake compares params by their repr, so reordering keys in the
+    config (as YAML dumpers do) must not look like a change and redo hours of planning."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def model_record(wildcards):
     """What `hanseg segment` needs to prepare a new case exactly as the model's training cases were."""
     return {

@@ -47,7 +47,7 @@ rule nnunet_plan_preprocess:
         dataset_id=NNUNET["dataset_id"],
         dataset_name=NNUNET["dataset_name"],
         configuration=NNUNET["configuration"],
-        plans_overrides=NNUNET["plans_overrides"],
+        plans_overrides=canonical(NNUNET["plans_overrides"]),
         gpu_memory_target_gb=NNUNET["gpu_memory_target_gb"],
         method=config["split"]["method"],
     script:

@@ -70,6 +70,12 @@ SPLIT_FOLDS: int = default("split.folds")
 SPLIT_SEED: int = default("split.seed")
 SPLIT_STRATIFY: tuple[str, ...] = tuple(default("split.stratify"))
 #: The paper's rule: an organ is evaluated when strictly more than this fraction of it lies in the MR's FoV.
+NNUNET_DEVICE: str = default("nnunet.device")
+NNUNET_EPOCHS: int = default("nnunet.epochs")
+NNUNET_ITERATIONS_PER_EPOCH: int = default("nnunet.iterations_per_epoch")
+NNUNET_VAL_ITERATIONS_PER_EPOCH: int = default("nnunet.val_iterations_per_epoch")
+NNUNET_CHECKPOINT_EVERY: int = default("nnunet.checkpoint_every")
+
 MIN_FOV_FRACTION: float = float(default("evaluation.min_volume_fraction"))
 HD_PERCENTILE: float = float(default("evaluation.hd_percentile"))
 BOOTSTRAP_RESAMPLES: int = default("evaluation.bootstrap.resamples")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .. import defaults
 from ..images import write_image
 from .channels import read_channels
 
@@ -22,7 +23,7 @@ class Predictor:
         model_dir: Path | str,
         folds: list[str],
         *,
-        device: str = "cuda",
+        device: str = defaults.NNUNET_DEVICE,
         threads: int = 1,
         checkpoint_name: str = "checkpoint_final.pth",
     ):

@@ -13,6 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from .. import defaults
 from ..atomic import write_text_atomic
 from . import PLANS_NAME, TRAINER_NAME, dataset_folder_name, model_folder, set_roots
 
@@ -49,12 +50,12 @@ def train_fold(
     plans_file: Path | str | None = None,
     trainer: str = TRAINER_NAME,
     expected_checkpoint: Path | str | None = None,
-    device: str = "cuda",
+    device: str = defaults.NNUNET_DEVICE,
     threads: int = 1,
-    epochs: int = 1000,
-    iterations_per_epoch: int = 250,
-    val_iterations_per_epoch: int = 50,
-    save_every: int = 50,
+    epochs: int = defaults.NNUNET_EPOCHS,
+    iterations_per_epoch: int = defaults.NNUNET_ITERATIONS_PER_EPOCH,
+    val_iterations_per_epoch: int = defaults.NNUNET_VAL_ITERATIONS_PER_EPOCH,
+    save_every: int = defaults.NNUNET_CHECKPOINT_EVERY,
     final_validation: bool = False,
     model_record: dict | None = None,
 ) -> Path:
