@@ -32,7 +32,7 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def figure(records: list[dict], out_png: Path) -> None:
-    from hanseg.plotting import pyplot, save
+    from hanseg.figures.style import pyplot, save
 
     plt = pyplot()
     names = list(alignment.CANDIDATES)
