@@ -255,6 +255,14 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
 FIELDS = ["geometry", "stage", "wall_s", "cpu_s", "peak_rss_gb", "disk_mb", "status", "note"]
 
 
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: (f"{v:.3f}" if isinstance(v, float) else v) for key, v in row.items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--geometry", type=_geometry, nargs="+", default=[PRESETS["median"], PRESETS["largest"]])
@@ -266,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the work folders here (disk: up to ~10 GB per geometry)")
     args = parser.parse_args(argv)
 
-    rows = []
+    rows: list[dict] = []
     for geometry in args.geometry:
         print(geometry.describe(), file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
@@ -275,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_geometry(
                 geometry, work, threads=args.threads, mem_limit=args.mem_limit_gb * 2**30, seed=args.seed
             )
+        _write_csv(args.csv, rows)  # after each geometry: a long run stopped later keeps what it measured
 
     print(f"{args.threads} threads; peak RSS: the stage's whole process tree; disk: the files it wrote")
     for geometry in args.geometry:
@@ -288,11 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['geometry']:<9}{row['stage']:<27}{row['wall_s']:>8.1f}{row['cpu_s']:>8.1f}"
             f"{row['peak_rss_gb']:>9.2f}{row['disk_mb']:>9.1f}  {row['status']} {row.get('note', '')}"
         )
-    with open(args.csv, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: (f"{v:.3f}" if isinstance(v, float) else v) for key, v in row.items()})
+    _write_csv(args.csv, rows)
     print(f"written: {args.csv}")
     return 0
 
