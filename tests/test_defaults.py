@@ -31,6 +31,10 @@ CLI_OPTIONS = {
     ("phantom", "cases"): "dataset.phantom.cases",
     ("phantom", "seed"): "dataset.phantom.seed",
     ("phantom", "shape"): "dataset.phantom.shape",
+    ("phantom", "fov_mm"): "dataset.phantom.fov_mm",
+    ("phantom", "slice_mm"): "dataset.phantom.slice_mm",
+    ("phantom", "mr_shape"): "dataset.phantom.mr_shape",
+    ("phantom", "mr_spacing"): "dataset.phantom.mr_spacing",
     ("download", "url"): "dataset.url",
     ("download", "sha256"): "dataset.sha256",
     ("download", "size"): "dataset.size",
@@ -93,6 +97,12 @@ def test_package_function_defaults_are_the_schemas():
         defaults.default("dataset.phantom.cases"),
         defaults.default("dataset.phantom.seed"),
         defaults.default("dataset.phantom.shape"),
+    )
+    assert (phantom.ct_fov_mm, phantom.ct_slice_mm, phantom.mr_shape, phantom.mr_spacing_mm) == (
+        defaults.default("dataset.phantom.fov_mm"),
+        defaults.default("dataset.phantom.slice_mm"),
+        defaults.default("dataset.phantom.mr_shape"),
+        defaults.default("dataset.phantom.mr_spacing"),
     )
     assert _keyword_default(download_file, "retries") == defaults.default("dataset.download_retries")
     for option in ("test_fraction", "folds", "seed", "stratify"):

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import SimpleITK as sitk
 from conftest import SMALL
 
 from hanseg import layout
+from hanseg.cli import build_parser
 from hanseg.landmarks import read_landmarks
 from hanseg.phantom import PhantomOptions, generate
 
@@ -155,3 +159,66 @@ def test_every_organ_has_voxels_at_any_size(tmp_path, shape):
     folder = tmp_path / "HaN-Seg/set_1/case_01"
     for path in folder.glob("*.seg.nrrd"):
         assert _array(path).sum() > 0, path.name
+
+
+def _digest(root: Path) -> str:
+    """Every file under `root`: images by their decoded pixels and geometry (gzip's bytes may differ between zlib
+    builds), everything else by its bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.suffix == ".nrrd":
+            image = sitk.ReadImage(str(path))
+            geometry = (image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+            digest.update(repr((geometry, image.GetPixelIDTypeAsString())).encode())
+            digest.update(sitk.GetArrayViewFromImage(image).tobytes())
+        else:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+#: `_digest` of PhantomOptions(cases=2, ct_shape=(32, 32, 16)) as written before the real-geometry options existed,
+#: in the pinned environment (constraints-cpu.txt). The options' defaults must leave the default phantom, and so
+#: every test and config made with it, exactly as it was.
+DEFAULT_PHANTOM_DIGEST = "7bd2d3291cd8a133cc9f4ad6b2ec5ddf78f62d76e3925ddcb8bcc4a0c1b3798a"
+
+
+def test_default_geometry_is_unchanged(tmp_path):
+    generate(tmp_path, PhantomOptions(cases=2, ct_shape=(32, 32, 16)))
+    assert "ct_fov_mm" not in json.loads((tmp_path / "truth/phantom.json").read_text())["options"]
+    assert _digest(tmp_path) == DEFAULT_PHANTOM_DIGEST
+
+
+def test_real_geometry_options(tmp_path):
+    """case_01's geometry in miniature: a 571 mm CT field of view with 2 mm slices, an MR of its own spacing."""
+    args = build_parser().parse_args(
+        ["phantom", str(tmp_path), "--cases", "2", "--shape", "64x64x40", "--fov-mm", "571", "--slice-mm", "8"]
+        + ["--mr-shape", "48x48x20", "--mr-spacing", "5.5x5.5x10"]
+    )
+    options = PhantomOptions(
+        cases=args.cases,
+        ct_shape=args.shape,
+        mr_shape=args.mr_shape,
+        ct_fov_mm=args.fov_mm,
+        ct_slice_mm=args.slice_mm,
+        mr_spacing_mm=args.mr_spacing,
+    )
+    generate(tmp_path, options)
+    recorded = json.loads((tmp_path / "truth/phantom.json").read_text())["options"]
+    assert recorded["ct_fov_mm"] == 571 and recorded["mr_spacing_mm"] == [5.5, 5.5, 10.0]
+    for case in ("case_01", "case_02"):
+        folder = tmp_path / "HaN-Seg/set_1" / case
+        ct = sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd"))
+        mr = sitk.ReadImage(str(folder / f"{case}_IMG_MR_T1.nrrd"))
+        assert ct.GetSize() == (64, 64, 40) and np.allclose(ct.GetSpacing(), (571 / 64, 571 / 64, 8.0))
+        assert mr.GetSize() == (48, 48, 20) and np.allclose(mr.GetSpacing(), (5.5, 5.5, 10.0))
+        # the anatomy is the same size whatever the field of view: the head fills less of the wider CT
+        body = _array(folder / f"{case}_IMG_CT.nrrd") > -500
+        assert 0.02 < body.mean() < 0.3
+        assert _array(folder / f"{case}_IMG_MR_T1.nrrd").mean() > 20
+        assert _array(folder / f"{case}_OAR_Bone_Mandible.seg.nrrd").sum() > 0
+        truth = tmp_path / "truth" / case
+        transform = sitk.ReadTransform(str(truth / "mr_to_ct.tfm"))
+        ct_points, mr_points = read_landmarks(truth / "landmarks_ct.csv"), read_landmarks(truth / "landmarks_mr.csv")
+        for name, q in mr_points.items():
+            assert np.linalg.norm(np.asarray(transform.TransformPoint(q.tolist())) - ct_points[name]) < 1e-3

@@ -222,7 +222,8 @@ def nnunet_dataset_inputs(wildcards):
 
 def canonical(value):
     """`value` with every mapping's keys sorted: Snakemake compares params by their repr, so reordering keys in the
-    config (as YAML dumpers do) must not look like a change and redo hours of planning."""
+    config (as YAML dumpers do) must not look like a change and redo hours of planning.
+    """
     if isinstance(value, dict):
         return {key: canonical(value[key]) for key in sorted(value)}
     if isinstance(value, list):

@@ -42,6 +42,10 @@ rule make_phantom:
         cases=DATASET["phantom"]["cases"],
         seed=DATASET["phantom"]["seed"],
         shape=DATASET["phantom"]["shape"],
+        fov_mm=DATASET["phantom"]["fov_mm"],
+        slice_mm=DATASET["phantom"]["slice_mm"],
+        mr_shape=DATASET["phantom"]["mr_shape"],
+        mr_spacing=DATASET["phantom"]["mr_spacing"],
     script:
         "../scripts/make_phantom.py"
 

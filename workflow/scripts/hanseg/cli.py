@@ -27,10 +27,35 @@ def _shape(text: str) -> tuple[int, int, int]:
     return parts[0], parts[1], parts[2]
 
 
+def _spacing(text: str) -> tuple[float, float, float]:
+    try:
+        parts = [float(v) for v in text.lower().replace("x", ",").split(",") if v.strip()]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or min(parts) <= 0:
+        raise argparse.ArgumentTypeError(f"expected three spacings > 0 in mm like 0.5x0.5x3, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a length > 0 in mm, got {text!r}")
+    return value
+
+
 def cmd_phantom(args: argparse.Namespace) -> None:
     from .phantom import PhantomOptions, generate
 
-    options = PhantomOptions(cases=args.cases, seed=args.seed, ct_shape=args.shape)
+    options = PhantomOptions(
+        cases=args.cases,
+        seed=args.seed,
+        ct_shape=args.shape,
+        mr_shape=args.mr_shape,
+        ct_fov_mm=args.fov_mm,
+        ct_slice_mm=args.slice_mm,
+        mr_spacing_mm=args.mr_spacing,
+    )
     target = generate(args.out, options, as_zip=args.zip)
     print(target)
 
@@ -215,6 +240,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=_shape,
         default=defaults.PHANTOM_SHAPE,
         help=f"CT matrix x,y,z (default {shape}; 512x512x150 is realistic)",
+    )
+    p.add_argument(
+        "--fov-mm",
+        type=_positive,
+        default=defaults.PHANTOM_FOV_MM,
+        help="CT in-plane field of view in mm (default: 300; the real CTs: 500-800, case_01 571)",
+    )
+    p.add_argument(
+        "--slice-mm",
+        type=_positive,
+        default=defaults.PHANTOM_SLICE_MM,
+        help="CT slice spacing in mm (default: 310 mm over the slices; the real CTs: 2-3)",
+    )
+    p.add_argument(
+        "--mr-shape",
+        type=_shape,
+        default=defaults.PHANTOM_MR_SHAPE,
+        help="MR matrix x,y,z (default: the CT's in-plane size, 40%% of its slices; the real MRs: 512x512x40-152)",
+    )
+    p.add_argument(
+        "--mr-spacing",
+        type=_spacing,
+        default=defaults.PHANTOM_MR_SPACING,
+        help="MR spacing x,y,z in mm (default: 240 mm over the matrix in-plane, 210 mm over the slices; the real "
+        "MRs: 0.47-0.82 in-plane, 3-5 mm slices)",
     )
     p.add_argument("--zip", action="store_true", help="write HaN-Seg.zip like Zenodo's instead of the folder")
     p.set_defaults(func=cmd_phantom)

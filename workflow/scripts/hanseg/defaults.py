@@ -50,6 +50,10 @@ def default(key: str) -> Any:
     return copy.deepcopy(node["default"])
 
 
+def _tuple_or_none(value: Sequence | None) -> tuple | None:
+    return None if value is None else tuple(value)
+
+
 # The defaults the command line and the package's functions use (the workflow reads the same ones from its config).
 ZENODO_URL: str = default("dataset.url")
 ZENODO_SHA256: str = default("dataset.sha256")
@@ -58,6 +62,10 @@ DOWNLOAD_RETRIES: int = default("dataset.download_retries")
 PHANTOM_CASES: int = default("dataset.phantom.cases")
 PHANTOM_SEED: int = default("dataset.phantom.seed")
 PHANTOM_SHAPE: tuple[int, int, int] = tuple(default("dataset.phantom.shape"))
+PHANTOM_FOV_MM: float | None = default("dataset.phantom.fov_mm")
+PHANTOM_SLICE_MM: float | None = default("dataset.phantom.slice_mm")
+PHANTOM_MR_SHAPE: tuple[int, int, int] | None = _tuple_or_none(default("dataset.phantom.mr_shape"))
+PHANTOM_MR_SPACING: tuple[float, float, float] | None = _tuple_or_none(default("dataset.phantom.mr_spacing"))
 #: CT values are clipped to [lower, upper] HU.
 HU_CLIP: tuple[float, float] = tuple(float(v) for v in default("preprocessing.hu_clip"))
 #: The resampling grid, x, y, z in mm.

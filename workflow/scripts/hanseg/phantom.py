@@ -338,6 +338,23 @@ class PhantomOptions:
     max_rotation_deg: float = 10.0
     #: Largest smooth deformation (mm) of the MR relative to the CT.
     max_deformation_mm: float = 4.0
+    #: CT in-plane field of view (mm); None: 300 mm. The real CTs span 500-800 mm (case_01: 571 mm, 0.5576 mm pixels).
+    ct_fov_mm: float | None = None
+    #: CT slice spacing (mm); None: the 310 mm head-and-neck range over the matrix's slices. Set, the CT keeps its
+    #: top and reaches further down (towards the shoulders) or less far, as the real scans of 2-3 mm slices do.
+    ct_slice_mm: float | None = None
+    #: MR spacing (x, y, z) in mm; None: a 240 mm in-plane field of view over 210 mm. Set, the field of view is the
+    #: matrix times the spacing, centred in-plane as before and keeping its top (real: 0.47-0.82 mm, 3-5 mm slices).
+    mr_spacing_mm: tuple[float, float, float] | None = None
+
+    def record(self) -> dict:
+        """The options as phantom.json records them; the real-geometry options only when set, so that a phantom of
+        the default geometry keeps the record (and checksum) it always had."""
+        return {
+            k: v
+            for k, v in self.__dict__.items()
+            if v is not None or k not in ("ct_fov_mm", "ct_slice_mm", "mr_spacing_mm")
+        }
 
     def resolved_mr_shape(self) -> tuple[int, int, int]:
         if self.mr_shape is not None:
@@ -380,8 +397,11 @@ def _ct_geometry(options: PhantomOptions) -> tuple[np.ndarray, np.ndarray]:
     """Spacing and anatomy-frame origin of the CT grid (x, y, z)."""
     nx, ny, nz = options.ct_shape
     z0, z1 = CT_Z_RANGE_MM
-    spacing = np.array([CT_FOV_XY_MM / nx, CT_FOV_XY_MM / ny, (z1 - z0) / nz])
-    origin = np.array([-CT_FOV_XY_MM / 2, -CT_FOV_XY_MM / 2 - 10.0, z0]) + spacing / 2
+    if options.ct_slice_mm is not None:
+        z0 = z1 - options.ct_slice_mm * nz
+    fov = CT_FOV_XY_MM if options.ct_fov_mm is None else float(options.ct_fov_mm)
+    spacing = np.array([fov / nx, fov / ny, (z1 - z0) / nz])
+    origin = np.array([-fov / 2, -fov / 2 - 10.0, z0]) + spacing / 2
     return spacing, origin
 
 
@@ -389,8 +409,14 @@ def _mr_geometry(options: PhantomOptions) -> tuple[np.ndarray, np.ndarray]:
     """Spacing and anatomy-frame origin of the MR grid before it is moved (x, y, z)."""
     nx, ny, nz = options.resolved_mr_shape()
     z0, z1 = MR_Z_RANGE_MM
-    spacing = np.array([MR_FOV_XY_MM / nx, MR_FOV_XY_MM / ny, (z1 - z0) / nz])
-    origin = np.array([MR_CENTRE_XY_MM[0] - MR_FOV_XY_MM / 2, MR_CENTRE_XY_MM[1] - MR_FOV_XY_MM / 2, z0]) + spacing / 2
+    if options.mr_spacing_mm is None:
+        spacing = np.array([MR_FOV_XY_MM / nx, MR_FOV_XY_MM / ny, (z1 - z0) / nz])
+        fov_x = fov_y = MR_FOV_XY_MM
+    else:
+        spacing = np.array([float(v) for v in options.mr_spacing_mm])
+        fov_x, fov_y = spacing[0] * nx, spacing[1] * ny
+        z0 = z1 - spacing[2] * nz
+    origin = np.array([MR_CENTRE_XY_MM[0] - fov_x / 2, MR_CENTRE_XY_MM[1] - fov_y / 2, z0]) + spacing / 2
     return spacing, origin
 
 
@@ -701,7 +727,7 @@ def generate(
             log.info("phantom %s written", truth.case)
         _write_csvs(set_folder, truths)
         (staging / "truth" / "phantom.json").write_text(
-            json.dumps({"options": options.__dict__, "cases": [t.case for t in truths]}, indent=2, default=list) + "\n"
+            json.dumps({"options": options.record(), "cases": [t.case for t in truths]}, indent=2, default=list) + "\n"
         )
         if as_zip:
             target = out_dir / layout.ARCHIVE_NAME
