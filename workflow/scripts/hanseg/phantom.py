@@ -697,6 +697,12 @@ landmarks lies in the `truth/` folder beside the archive, not in it.
 """
 
 
+def _options_record(options) -> dict:
+    """What phantom.json records of the options: their own record when they have one (another generator's options
+    are recorded whole)."""
+    return options.record() if hasattr(options, "record") else dict(options.__dict__)
+
+
 def generate(
     out_dir: Path | str,
     options: PhantomOptions,
@@ -727,7 +733,8 @@ def generate(
             log.info("phantom %s written", truth.case)
         _write_csvs(set_folder, truths)
         (staging / "truth" / "phantom.json").write_text(
-            json.dumps({"options": options.record(), "cases": [t.case for t in truths]}, indent=2, default=list) + "\n"
+            json.dumps({"options": _options_record(options), "cases": [t.case for t in truths]}, indent=2, default=list)
+            + "\n"
         )
         if as_zip:
             target = out_dir / layout.ARCHIVE_NAME
