@@ -561,6 +561,20 @@ def image_from_array(array_zyx: np.ndarray, spacing, origin) -> sitk.Image:
     return image
 
 
+def write_case_images(
+    case_folder: Path, case: str, ct_image, mr_image, masks: dict, shape_zyx, ct_spacing, ct_origin
+) -> None:
+    """A case's CT, MR and organ masks under their HaN-Seg names; each mask is (slices, inside) on the CT's grid."""
+    case_folder.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(ct_image, str(case_folder / layout.ct_name(case)), useCompression=True)
+    sitk.WriteImage(mr_image, str(case_folder / layout.mr_name(case)), useCompression=True)
+    for name, (slices, inside) in masks.items():
+        mask = np.zeros(shape_zyx, dtype=np.uint8)
+        mask[slices][inside] = 1
+        image = image_from_array(mask, ct_spacing, ct_origin)
+        sitk.WriteImage(image, str(case_folder / layout.organ_name(case, name)), useCompression=True)
+
+
 def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> CaseTruth:
     """Write one case's CT, MR and organ masks into `case_folder`; return its ground truth."""
     case = layout.case_id(index)
@@ -635,14 +649,7 @@ def generate_case(options: PhantomOptions, index: int, case_folder: Path) -> Cas
     mr_array = np.sqrt((mr_array * bias + noise[0]) ** 2 + noise[1] ** 2)  # Rician noise, as in magnitude images
     mr_image = image_from_array(np.rint(mr_array).astype(np.int16), mr_spacing, mr_reference.GetOrigin())
 
-    case_folder.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(ct_image, str(case_folder / layout.ct_name(case)), useCompression=True)
-    sitk.WriteImage(mr_image, str(case_folder / layout.mr_name(case)), useCompression=True)
-    for name, (slices, inside) in masks.items():
-        mask = np.zeros((nz, ny, nx), dtype=np.uint8)
-        mask[slices][inside] = 1
-        image = image_from_array(mask, ct_spacing, ct_origin + ct_shift)
-        sitk.WriteImage(image, str(case_folder / layout.organ_name(case, name)), useCompression=True)
+    write_case_images(case_folder, case, ct_image, mr_image, masks, (nz, ny, nx), ct_spacing, ct_origin + ct_shift)
 
     rotation = _rotation_matrix(np.deg2rad(params["rotation_deg"]))
     landmarks_ct = {name: p + ct_shift for name, p in landmarks_anat.items()}

@@ -52,6 +52,7 @@ from .phantom import (
     random_bspline,
     render_shape,
     transformed,
+    write_case_images,
 )
 
 log = logging.getLogger(__name__)
@@ -689,14 +690,7 @@ def generate_case(options: RealisticOptions, index: int, case_folder: Path) -> C
     mr_image = image_from_array(np.rint(magnitude).astype(np.int16), mr_spacing, reference.GetOrigin())
     del signal, noisy, magnitude
 
-    case_folder.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(ct_image, str(case_folder / layout.ct_name(case)), useCompression=True)
-    sitk.WriteImage(mr_image, str(case_folder / layout.mr_name(case)), useCompression=True)
-    for name, (slices, inside) in masks.items():
-        mask = np.zeros((nz, ny, nx), dtype=np.uint8)
-        mask[slices][inside] = 1
-        image = image_from_array(mask, ct_spacing, ct_origin + ct_shift)
-        sitk.WriteImage(image, str(case_folder / layout.organ_name(case, name)), useCompression=True)
+    write_case_images(case_folder, case, ct_image, mr_image, masks, (nz, ny, nx), ct_spacing, ct_origin + ct_shift)
 
     rotation = np.asarray(p["rotation_matrix"])
     landmarks_ct, landmarks_mr = {}, {}
