@@ -23,6 +23,7 @@ import logging
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -194,9 +195,11 @@ def segment_case(
             seconds["registration"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        from .resampling import resample_case
+        from .resampling import ResampledFiles, resample_case
 
-        resampled = work / "resampled"
+        resampled = ResampledFiles.in_folder(work / "resampled")
+        if mr_in_ct is None:  # a CT-only model: no MR outputs
+            resampled = replace(resampled, mr=None, fov=None)
         resample_case(
             ct_clipped,
             mr_in_ct,
@@ -207,7 +210,7 @@ def segment_case(
             hu_range=(lower, upper),
             body_crop=bool(record["body_crop"]),
         )
-        files = {"ct": resampled / "ct.nrrd", "mr": resampled / "mr.nrrd", "fov": resampled / "fov_mask.nrrd"}
+        files = {"ct": resampled.ct, "mr": resampled.mr, "fov": resampled.fov}
         channel_images = read_channels(model.channels, files)
         seconds["resampling"] = time.perf_counter() - tick
 
