@@ -29,4 +29,5 @@ rule all:
         all_targets(),
         training_checkpoints(),
         experiment_targets,
+        segmentation_targets,
         figure_targets(),

@@ -22,7 +22,9 @@ PROFILE = REPO / "profiles/slurm/config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 # Training budget of the SLURM run: checkpoints every epoch, and long enough (about 7 s an epoch of the CI config's CPU
 # network on two cores, 90 s in all) that a first attempt with a one-minute time limit is killed part way.
-TRAINING = {"epochs": 12, "iterations_per_epoch": 15, "val_iterations_per_epoch": 1, "checkpoint_every": 1}
+# Long enough (about 2 min on 2 cores) that the first attempt's one-minute limit stops it mid-way: 12 epochs took
+# about a minute and could finish within the limit, leaving nothing to resume.
+TRAINING = {"epochs": 24, "iterations_per_epoch": 15, "val_iterations_per_epoch": 1, "checkpoint_every": 1}
 
 
 def _cluster_problem() -> str | None:
