@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hanseg.cli import main
 from hanseg.defaults import DATA_DIR
@@ -47,9 +48,10 @@ def _workdir(path: Path) -> Path:
         text = (DATA_DIR / f"elastix/{name}.txt").read_text()
         text = re.sub(r"\(MaximumNumberOfIterations \d+\)", f"(MaximumNumberOfIterations {ITERATIONS})", text)
         (path / f"elastix/{name}.txt").write_text(text)
-    config = (REPO / ".test/config/config.yaml").read_text()
-    config += "registration:\n  parameter_files: [elastix/rigid.txt, elastix/bspline.txt]\n"
-    (path / "config/config.yaml").write_text(config)
+    config = yaml.safe_load((REPO / ".test/config/config.yaml").read_text())
+    # Merged into the CI config's own registration section (its QC thresholds stay).
+    config.setdefault("registration", {})["parameter_files"] = ["elastix/rigid.txt", "elastix/bspline.txt"]
+    (path / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
