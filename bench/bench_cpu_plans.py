@@ -51,11 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     nnunet = demo["nnunet"]
     spacing = demo["preprocessing"]["target_spacing"]
 
-    from phantom_cases import resampled_phantom_case
+    from phantom_cases import resampled_phantom_case, write_holdout_dataset
 
     from hanseg import layout
-    from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
-    from hanseg.nnunet.dataset import write_raw_dataset
+    from hanseg.nnunet import model_folder
     from hanseg.nnunet.plan import plan_and_preprocess, write_derived_plans
     from hanseg.nnunet.predict import Predictor
     from hanseg.nnunet.train import train_fold
@@ -74,14 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         test_case = layout.case_id(args.cases)
         root = base / "nnunet"
-        roots = set_roots(root)
-        name = dataset_folder_name(DATASET_ID, DATASET_NAME)
-        write_raw_dataset(
-            Path(roots["nnUNet_raw"]) / name,
-            {c: f for c, f in cases.items() if c != test_case},
-            {test_case: cases[test_case]},
-            ["CT", "MR"],
-        )
+        write_holdout_dataset(root, DATASET_ID, DATASET_NAME, cases, test_case)
         own = plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=args.threads)
         overrides = nnunet["plans_overrides"]
         derived = write_derived_plans(own, CONFIGURATION, overrides, own.with_name(f"{overrides['name']}.json"))

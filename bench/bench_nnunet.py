@@ -39,11 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmpdir", default=None)
     args = parser.parse_args(argv)
 
-    from phantom_cases import resampled_phantom_case
+    from phantom_cases import resampled_phantom_case, write_holdout_dataset
 
     from hanseg import layout
-    from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
-    from hanseg.nnunet.dataset import write_raw_dataset
+    from hanseg.nnunet import dataset_folder_name, model_folder
     from hanseg.nnunet.plan import plan_and_preprocess
     from hanseg.nnunet.predict import Predictor
     from hanseg.nnunet.train import train_fold
@@ -61,14 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         resample_seconds = time.perf_counter() - started
         test_case = layout.case_id(args.cases)
         root = base / "nnunet"
-        roots = set_roots(root)
+        roots = write_holdout_dataset(root, DATASET_ID, DATASET_NAME, cases, test_case)
         name = dataset_folder_name(DATASET_ID, DATASET_NAME)
-        write_raw_dataset(
-            Path(roots["nnUNet_raw"]) / name,
-            {c: f for c, f in cases.items() if c != test_case},
-            {test_case: cases[test_case]},
-            ["CT", "MR"],
-        )
         started = time.perf_counter()
         plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=args.threads)
         preprocess_seconds = time.perf_counter() - started

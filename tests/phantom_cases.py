@@ -30,5 +30,21 @@ def resampled_phantom_case(
     summary = resample_case(
         ct, mr, None, organs, ResampledFiles.in_folder(out_dir), spacing_xyz=spacing, body_crop=body_crop
     )
-    files = {name: out_dir / f"{name}.nrrd" for name in ("ct", "mr", "labels")}
-    return files, summary
+    written = ResampledFiles.in_folder(out_dir)
+    return {"ct": written.ct, "mr": written.mr, "labels": written.labels}, summary
+
+
+def write_holdout_dataset(root: Path, dataset_id: int, dataset_name: str, cases: dict, test_case: str) -> dict:
+    """nnU-Net's roots under `root` (set in the environment) and a CT + MR raw dataset of `cases`, `test_case` held
+    out for prediction; returns the roots."""
+    from hanseg.nnunet import dataset_folder_name, set_roots
+    from hanseg.nnunet.dataset import write_raw_dataset
+
+    roots = set_roots(root)
+    write_raw_dataset(
+        Path(roots["nnUNet_raw"]) / dataset_folder_name(dataset_id, dataset_name),
+        {c: f for c, f in cases.items() if c != test_case},
+        {test_case: cases[test_case]},
+        ["CT", "MR"],
+    )
+    return roots
