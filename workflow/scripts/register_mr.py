@@ -4,7 +4,8 @@ from pathlib import Path
 
 from hanseg.images import read_image
 from hanseg.landmarks import read_landmarks
-from hanseg.registration import check_qc, register, write_outputs
+from hanseg.registration import register, write_outputs
+from hanseg.registration_gate import apply_on_fail
 from hanseg.rulelog import run
 
 
@@ -34,11 +35,15 @@ def main(snakemake):
         **landmarks,
     )
     write_outputs(result, out_dir, snakemake.output.qc, ct, title=case)
-    if result.report["qc"]["status"] == "fail":
+    # Read at run time, not a param: switching to `exclude` then reruns only the registrations that failed (a failed
+    # job leaves no outputs), not every case.
+    on_fail = snakemake.config["registration"]["on_fail"]
+    qc_png = snakemake.output.qc
+    if result.report["qc"]["status"] == "fail" and on_fail == "error":
         # Snakemake removes a failed job's outputs; the QC picture the message points to is kept beside the log.
-        kept = Path(str(snakemake.log[0])).with_suffix(".qc.png")
-        shutil.copyfile(snakemake.output.qc, kept)
-        check_qc(result.report, case, kept)
+        qc_png = Path(str(snakemake.log[0])).with_suffix(".qc.png")
+        shutil.copyfile(snakemake.output.qc, qc_png)
+    apply_on_fail(result.report, case, qc_png, on_fail)
 
 
 run(snakemake, main)  # noqa: F821
