@@ -158,6 +158,28 @@ def registration_dir(wildcards):
     return f"{RESULTS}/cases/{wildcards.case}/registration"
 
 
+def registration_reports():
+    return expand(
+        f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
+    )
+
+
+def excluding_failed_registrations():
+    """registration.on_fail: exclude (hanseg.exclusion): a failed registration's case leaves the split."""
+    return config["registration"]["on_fail"] == "exclude"
+
+
+def split_inputs(wildcards):
+    """The inventory; under registration.on_fail: exclude also every registration report (their QC verdicts).
+
+    Only then: an input added under the default would rerun the split, and every model after it, for existing runs.
+    """
+    inputs = {"cases": f"{RESULTS}/inventory/cases.tsv"}
+    if excluding_failed_registrations():
+        inputs["registrations"] = registration_reports()
+    return inputs
+
+
 # ---- split, experiments and nnU-Net ------------------------------------------------------------------------------
 SPLIT_TSV = f"{RESULTS}/split/split.tsv"
 NNUNET = config["nnunet"]

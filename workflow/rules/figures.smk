@@ -277,10 +277,8 @@ rule provenance:
     input:
         split=SPLIT_TSV,
         checkpoints=training_checkpoints(),
-        # They name the itk-elastix and SimpleITK that registered the images.
-        registrations=expand(
-            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
-        ),
+        # They name the itk-elastix and SimpleITK that registered the images, and every case's QC verdict.
+        registrations=registration_reports(),
     output:
         json=f"{RESULTS}/provenance.json",
         md=report(

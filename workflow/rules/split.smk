@@ -3,7 +3,7 @@
 
 checkpoint split:
     input:
-        cases=f"{RESULTS}/inventory/cases.tsv",
+        unpack(split_inputs),
     output:
         split=report(
             SPLIT_TSV,
