@@ -12,6 +12,7 @@ import pytest
 import hanseg
 from hanseg.evaluation import COLUMNS
 from hanseg.per_case import aggregate, write_case_table
+from hanseg.reproduction import Bootstrap, Table2Files, write_tables
 from hanseg.table2 import (
     SURFACE_COLUMNS,
     TABLE2_COLUMNS,
@@ -255,3 +256,25 @@ def test_surface_table_has_table2_rows_and_statistics(tmp_path):
     table2(broken)  # Table 2 itself needs only DC and HD95
     with pytest.raises(ValueError, match="no score"):
         surface_table(broken)
+
+
+def test_excluded_cases_are_named_below_table2_and_only_then(tmp_path):
+    """registration.on_fail: exclude: the md and tex files of Table 2 (and the surface table's md) name the cases a
+    failed registration QC left out, and why; without exclusions the files are as they always were."""
+    excluded = {"case_07": "registration QC fail: skin_distance_mm 7.1 mm above the fail threshold 6 mm"}
+    plain, noted = Table2Files.in_folder(tmp_path / "plain"), Table2Files.in_folder(tmp_path / "noted")
+    options = Bootstrap(resamples=100)
+    write_tables(_per_case(), plain, options)
+    write_tables(_per_case(), noted, options, excluded)
+    for name in ("table2_md", "table2_tex", "surface_md"):
+        before, after = getattr(plain, name).read_text(), getattr(noted, name).read_text()
+        assert "case_07" not in before and "xcluded" not in before
+        assert after.startswith(before.rstrip("\n")), name  # the table and its footnote unchanged, the note added
+        note = after[len(before.rstrip("\n")) :].strip()
+        if name == "table2_tex":
+            assert "skin\\_distance\\_mm 7.1 mm above the fail threshold 6 mm" in note  # escaped for LaTeX
+            note = note.replace("\\_", "_")
+        assert len(note.splitlines()) == (2 if name == "table2_tex" else 1), note  # tex: \\par, then the line
+        assert "registration.on_fail: exclude" in note and f"case_07 ({excluded['case_07']})" in note
+    for name in ("table2_csv", "surface_csv", "vs_paper"):  # the numbers' files keep their columns
+        assert getattr(plain, name).read_text() == getattr(noted, name).read_text(), name

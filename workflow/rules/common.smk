@@ -378,6 +378,16 @@ def evaluation_targets(wildcards):
     )
 
 
+def aggregate_inputs(wildcards):
+    """The test cases' tables; under registration.on_fail: exclude also the split, whose excluded cases Table 2
+    names (only then: a new input would redo Table 2 and what follows it for existing runs).
+    """
+    inputs = {"tables": evaluation_targets(wildcards)}
+    if excluding_failed_registrations():
+        inputs["split"] = SPLIT_TSV
+    return inputs
+
+
 def laterality_targets(wildcards):
     return expand(
         f"{EVALUATION}/laterality/{{case}}.tsv".format(

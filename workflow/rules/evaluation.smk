@@ -34,7 +34,7 @@ rule evaluate:
 
 rule aggregate:
     input:
-        tables=evaluation_targets,
+        unpack(aggregate_inputs),
     output:
         per_case=report(
             f"{EVALUATION}/per_case.tsv",

@@ -5,7 +5,9 @@ env lacks (e.g. nnunetv2 in the figures env) reads "not installed here" instead 
 (``hanseg_training.json`` beside each fold's checkpoint) say on which device and with which budget the model was
 actually trained, so a reader can tell a demo run from a paper run. Those records and the registration reports also
 name the nnunetv2, torch, CUDA and itk-elastix versions that did the work, in the envs that did it; they take
-precedence over what the figures env happens to hold.
+precedence over what the figures env happens to hold. The registration reports also give every case's registration
+QC verdict (pass/warn/fail and the measure's value), listed with the cases the split excluded for a failed QC
+(``registration.on_fail: exclude``) and why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +24,8 @@ import pandas as pd
 import yaml
 
 from .atomic import write_text_atomic
+from .exclusion import case_of_report, exclusion_note, qc_rows
+from .splits import excluded_cases
 
 PACKAGES = (
     "hanseg-workflow",
@@ -89,20 +94,28 @@ def provenance(
     split: pd.DataFrame,
     training_records: list[Path | str],
     known_versions: dict[str, str] | None = None,
-    registration_reports: list[Path | str] = (),
+    registration_reports: Mapping[str, Path | str] | Sequence[Path | str] = (),
     experiments: list[str] | None = None,
 ) -> dict:
     """Everything the provenance page shows; `known_versions` (e.g. the Snakemake that ran the workflow, which a
     rule's conda env does not hold) and the versions the training records and registration reports name take
-    precedence over what this env has installed. `experiments` names the experiment of each training record."""
+    precedence over what this env has installed. `experiments` names the experiment of each training record.
+    `registration_reports` maps each case to its report, or lists reports in the workflow's layout (the case is
+    the folder above ``registration/``)."""
     names = experiments or [""] * len(training_records)
     trainings = [
         {"experiment": name, **json.loads(Path(p).read_text())}
         for name, p in zip(names, training_records, strict=True)
         if Path(p).is_file()
     ]
-    registrations = [json.loads(Path(p).read_text()) for p in registration_reports]
-    ran = versions_that_ran(trainings + registrations)
+    named = (
+        registration_reports.items()
+        if isinstance(registration_reports, Mapping)
+        else [(case_of_report(p), p) for p in registration_reports]
+    )
+    registrations = [(case, json.loads(Path(p).read_text())) for case, p in named]
+    ran = versions_that_ran(trainings + [report for _, report in registrations])
+    qc = qc_rows(dict(registrations))
     record = {
         "run": budget_kind(config, trainings),
         "data_source": config.get("dataset", {}).get("source"),
@@ -112,6 +125,12 @@ def provenance(
             "method": config.get("split", {}).get("method"),
             "counts": {str(k): int(v) for k, v in split["role"].value_counts().sort_index().items()},
             "test_cases": sorted(split.loc[split["role"] == "test", "case"]),
+            "excluded": excluded_cases(split),
+        },
+        "registration_qc": {
+            "on_fail": config.get("registration", {}).get("on_fail", "error"),
+            "counts": {status: sum(row["status"] == status for row in qc) for status in ("pass", "warn", "fail")},
+            "cases": qc,
         },
         "training": {
             "configured": {
@@ -136,6 +155,10 @@ def to_markdown(record: dict) -> str:
     split = record["split"]
     counts = ", ".join(f"{role} {n}" for role, n in split["counts"].items())
     lines += ["", "## Split", "", f"Method {split['method']}: {counts}. Test cases: {', '.join(split['test_cases'])}."]
+    excluded = split.get("excluded") or {}
+    if excluded:
+        lines += ["", exclusion_note(excluded)]
+    lines += _registration_qc_lines(record.get("registration_qc"), excluded)
     lines += ["", "## Training budget", ""]
     configured = record["training"]["configured"]
     lines.append(
@@ -170,6 +193,36 @@ def to_markdown(record: dict) -> str:
         )
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(record["config"], sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def _value(row: dict) -> str:
+    if row["value"] is None:
+        return "n/a" if row["measure"] else ""
+    return f"{row['value']:.3g}" + (f" {row['unit']}" if row["unit"] else "")
+
+
+def _threshold(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _registration_qc_lines(qc: dict | None, excluded: dict[str, str]) -> list[str]:
+    """Every case's registration QC verdict and value, and which cases a failed verdict excluded."""
+    if not qc or not qc["cases"]:
+        return []
+    counts = ", ".join(f"{status} {n}" for status, n in qc["counts"].items())
+    outcome = (
+        f"excluded: {', '.join(excluded)}"
+        if excluded
+        else ("no case excluded" if qc["on_fail"] == "exclude" else "a fail stops the run")
+    )
+    lines = ["", "## Registration QC", "", f"{counts}; registration.on_fail: {qc['on_fail']} ({outcome}).", ""]
+    lines += ["| case | status | measure | value | warn from | fail from |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {row['case']} | {row['status']} | {row['measure'] or 'not recorded'} | {_value(row)} | "
+        f"{_threshold(row['warn'])} | {_threshold(row['fail'])} |"
+        for row in qc["cases"]
+    ]
+    return lines
 
 
 def write_provenance(record: dict, json_path: Path | str, md_path: Path | str) -> None:

@@ -19,6 +19,7 @@ The CI covers the sampling of our test cases only, not that of the paper's 14 (R
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +203,16 @@ class Table2Files(OutputFiles):
     vs_paper: Path
 
 
-def write_tables(per_case: pd.DataFrame, outputs: Table2Files, options: Bootstrap = Bootstrap()) -> None:
-    """Table 2 (csv, md, tex), the supplementary surface-metric table (csv, md) and the comparison with the paper."""
+def write_tables(
+    per_case: pd.DataFrame,
+    outputs: Table2Files,
+    options: Bootstrap = Bootstrap(),
+    excluded: Mapping[str, str] | None = None,
+) -> None:
+    """Table 2 (csv, md, tex), the supplementary surface-metric table (csv, md) and the comparison with the paper;
+    the md and tex files name the `excluded` cases (case -> why; registration.on_fail: exclude)."""
     table = table2(per_case)
-    write_table2(table, outputs.table2_csv, outputs.table2_md, outputs.table2_tex)
-    write_surface_table(surface_table(per_case), outputs.surface_csv, outputs.surface_md)
+    write_table2(table, outputs.table2_csv, outputs.table2_md, outputs.table2_tex, excluded)
+    write_surface_table(surface_table(per_case), outputs.surface_csv, outputs.surface_md, excluded)
     comparison = vs_paper(table, per_case, options)
     write_text_atomic(outputs.vs_paper, comparison.to_csv(index=False, na_rep="nan", lineterminator="\n"))

@@ -1,4 +1,5 @@
-"""Table 1 of the paper: patients and image properties per set (all, train, test) and modality (CT, MR).
+"""Table 1 of the paper: patients and image properties per set (all, train, test; excluded when a failed registration
+QC left cases out) and modality (CT, MR).
 
 From the inventory (``cases.tsv``: matrix sizes, spacings, age and gender per case) and the split (``split.tsv``:
 which cases train and which test). ``table1.csv`` holds the numbers, ``table1.md`` the paper's layout:
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_text_atomic
+from .exclusion import EXCLUDED_ROLE
 from .splits import sets_of
 
 MODALITIES = ("CT", "MR")
@@ -123,6 +125,11 @@ def to_markdown(table: pd.DataFrame) -> str:
         "\nSets: all cases of the run, and the split's train and test parts (`split.tsv`). Pixel size and spacing: "
         "smallest–largest in-plane voxel size and slice spacing of the original images (inventory).\n"
     )
+    if (table["set"] == EXCLUDED_ROLE).any():  # only then: a table without exclusions reads as before
+        note += (
+            "Excluded: cases whose registration failed QC (registration.on_fail: exclude; `split.tsv` says why), "
+            "counted in all, in no train or test set.\n"
+        )
     return "\n".join(lines) + "\n" + note
 
 

@@ -15,6 +15,9 @@ Statistics, over the evaluated rows only (the FoV and absent-organ rules of :mod
   left out of the mean and SD and counted in ``hd95_infinite`` (``assd_infinite``); the rendered tables show
   them next to the value, e.g. ``3.1 ± 1.5 (+1 ∞)``, so a failure is never hidden. The md and tex files say so
   in a footnote.
+
+Cases whose registration failed QC and were left out (``registration.on_fail: exclude``, :mod:`hanseg.exclusion`)
+are named with the reason in a note below the md and tex tables (none without exclusions: the files are as ever).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +34,7 @@ import pandas as pd
 
 from . import layout
 from .atomic import write_text_atomic
+from .exclusion import exclusion_note
 
 __all__ = [
     "FOOTNOTE",
@@ -172,7 +177,7 @@ def _mean_sd(mean: float, sd: float, infinite: int = 0, *, tex: bool = False) ->
     return text
 
 
-def _markdown(table: pd.DataFrame, headers: tuple[str, str], footnote: str) -> str:
+def _markdown(table: pd.DataFrame, headers: tuple[str, str], footnote: str, excluded: Mapping[str, str]) -> str:
     overlap, distance = table.columns[3:5], table.columns[5:8]
     lines = [f"| OAR | Name | N | {headers[0]} | {headers[1]} |", "|:--|:--|--:|--:|--:|"]
     for row in table.itertuples(index=False):
@@ -180,17 +185,19 @@ def _markdown(table: pd.DataFrame, headers: tuple[str, str], footnote: str) -> s
         left = _mean_sd(*(values[c] for c in overlap))
         right = _mean_sd(*(values[c] for c in distance))
         lines.append(f"| {row.label} | {row.oar_name} | {row.n} | {left} | {right} |")
-    return "\n".join(lines) + f"\n\n{footnote}\n"
+    note = exclusion_note(excluded)
+    return "\n".join(lines) + f"\n\n{footnote}\n" + (f"\n{note}\n" if note else "")
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """GitHub markdown laid out like the paper's table, with the footnote on the SD and infinite HD95."""
-    return _markdown(table[list(TABLE2_COLUMNS)], ("DC (%)", "HD95 (mm)"), FOOTNOTE)
+def to_markdown(table: pd.DataFrame, excluded: Mapping[str, str] | None = None) -> str:
+    """GitHub markdown laid out like the paper's table, with the footnote on the SD and infinite HD95, and a note
+    naming the `excluded` cases (case -> why) when there are any."""
+    return _markdown(table[list(TABLE2_COLUMNS)], ("DC (%)", "HD95 (mm)"), FOOTNOTE, excluded or {})
 
 
-def surface_markdown(table: pd.DataFrame) -> str:
-    """The supplementary surface-metric table as GitHub markdown, with its footnote."""
-    return _markdown(table[list(SURFACE_COLUMNS)], ("sDice 2 mm (%)", "ASSD (mm)"), SURFACE_FOOTNOTE)
+def surface_markdown(table: pd.DataFrame, excluded: Mapping[str, str] | None = None) -> str:
+    """The supplementary surface-metric table as GitHub markdown, with its footnote (and the exclusion note)."""
+    return _markdown(table[list(SURFACE_COLUMNS)], ("sDice 2 mm (%)", "ASSD (mm)"), SURFACE_FOOTNOTE, excluded or {})
 
 
 _TEX_SPECIAL = {
@@ -211,8 +218,8 @@ def tex_escape(text: str) -> str:
     return re.sub(r"[\\&%$#_{}~^]", lambda m: _TEX_SPECIAL[m.group()], str(text))
 
 
-def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs tabular (``\\usepackage{booktabs}``) with the footnote below it."""
+def to_latex(table: pd.DataFrame, excluded: Mapping[str, str] | None = None) -> str:
+    """A booktabs tabular (``\\usepackage{booktabs}``) with the footnote below it (and the exclusion note)."""
     lines = [
         "% Table 2: needs \\usepackage{booktabs}",
         "\\begin{tabular}{llrll}",
@@ -227,6 +234,8 @@ def to_latex(table: pd.DataFrame) -> str:
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     note = tex_escape(FOOTNOTE).replace("±", "$\\pm$").replace("∞", "$\\infty$").replace("<", "$<$")
     lines += ["\\par\\smallskip", f"{{\\footnotesize {note}}}", ""]
+    if excluded:
+        lines += ["\\par", f"{{\\footnotesize {tex_escape(exclusion_note(excluded))}}}", ""]
     return "\n".join(lines)
 
 
@@ -234,14 +243,18 @@ def _csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False, na_rep="nan", lineterminator="\n")
 
 
-def write_table2(table: pd.DataFrame, csv: Path | str, md: Path | str, tex: Path | str) -> None:
-    """Table 2 as csv, markdown and LaTeX, each written atomically."""
+def write_table2(
+    table: pd.DataFrame, csv: Path | str, md: Path | str, tex: Path | str, excluded: Mapping[str, str] | None = None
+) -> None:
+    """Table 2 as csv, markdown and LaTeX, each written atomically; the md and tex name the `excluded` cases."""
     write_text_atomic(csv, _csv(table))
-    write_text_atomic(md, to_markdown(table))
-    write_text_atomic(tex, to_latex(table))
+    write_text_atomic(md, to_markdown(table, excluded))
+    write_text_atomic(tex, to_latex(table, excluded))
 
 
-def write_surface_table(table: pd.DataFrame, csv: Path | str, md: Path | str) -> None:
-    """The surface-metric table as csv and markdown, each written atomically."""
+def write_surface_table(
+    table: pd.DataFrame, csv: Path | str, md: Path | str, excluded: Mapping[str, str] | None = None
+) -> None:
+    """The surface-metric table as csv and markdown, each written atomically; the md names the `excluded` cases."""
     write_text_atomic(csv, _csv(table))
-    write_text_atomic(md, surface_markdown(table))
+    write_text_atomic(md, surface_markdown(table, excluded))

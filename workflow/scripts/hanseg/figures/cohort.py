@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..exclusion import EXCLUDED_ROLE
 from ..splits import sets_of
 from .style import pyplot, save
 
-SET_COLOURS = {"all": "#7f7f7f", "train": "#1f77b4", "test": "#ff7f0e"}
+#: "excluded": the cases a failed registration QC left out (registration.on_fail: exclude), shown, not hidden.
+SET_COLOURS = {"all": "#7f7f7f", "train": "#1f77b4", "test": "#ff7f0e", "excluded": "#d62728"}
 ANNOTATION_COLUMN = "annotation"  # optional column of split.tsv (HaN-Seg's public files do not record it)
 
 
@@ -66,5 +68,9 @@ def figure2(split: pd.DataFrame, out_png: Path | str, *, method: str = "") -> Pa
     _bars(fig.add_subplot(grid[1, 0]), sets, "gender", "gender")
     if has_annotation:
         _bars(fig.add_subplot(grid[1, 1]), sets, ANNOTATION_COLUMN, "annotation type")
-    fig.suptitle(f"Figure 2: the split ({method}) of {len(split)} cases".replace(" ()", ""), fontsize=12)
+    title = f"Figure 2: the split ({method}) of {len(split)} cases".replace(" ()", "")
+    excluded = int((split["role"] == EXCLUDED_ROLE).sum())
+    if excluded:
+        title += f", {excluded} excluded by registration QC"
+    fig.suptitle(title, fontsize=12)
     return save(fig, out_png)
