@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,26 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 
 def snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True)
+
+
+def quick_elastix_files(workdir: Path, iterations: int) -> list[str]:
+    """Copies of the packaged rigid and B-spline parameter files in `workdir`/elastix with `iterations` per
+    resolution, as `registration.parameter_files` names them: for tests whose point is not the optimisation.
+
+    A file already there with the same text is left alone: a newer parameter file would redo every registration.
+    """
+    from hanseg.defaults import DATA_DIR
+
+    (workdir / "elastix").mkdir(parents=True, exist_ok=True)
+    names = []
+    for name in ("rigid", "bspline"):
+        text = (DATA_DIR / f"elastix/{name}.txt").read_text()
+        text = re.sub(r"\(MaximumNumberOfIterations \d+\)", f"(MaximumNumberOfIterations {iterations})", text)
+        path = workdir / f"elastix/{name}.txt"
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+        names.append(f"elastix/{name}.txt")
+    return names
 
 
 def run_ci_phantom(workdir: Path) -> Path:
