@@ -203,23 +203,25 @@ def _configure(workdir, registration: dict) -> None:
     (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _permissive() -> dict[str, float]:
-    """Thresholds every registration passes, on the side of the gated measure's better values (the schema wants
-    both above 0)."""
-    _, higher_is_better, _ = alignment.CANDIDATES[alignment.CHOSEN]
-    return {"warn": 2e-9, "fail": 1e-9} if higher_is_better else {"warn": 1e3, "fail": 1e4}
+#: The check whose thresholds the test moves (every other check stays permissive).
+GATED = alignment.CHECKS[0]
 
 
-def _thresholds_failing_the_worst(qcs: dict[str, dict]) -> tuple[str, dict[str, float]]:
-    """The worst case, and thresholds under which it alone fails: fail halfway between it and the second worst,
-    warn on the good side of every value (so every other case warns)."""
-    (higher_is_better,) = {qc["higher_is_better"] for qc in qcs.values()}
-    ranked = sorted(qcs, key=lambda case: qcs[case]["value"], reverse=not higher_is_better)  # worst first
-    worst, second = (qcs[case]["value"] for case in ranked[:2])
-    assert worst != second, qcs
-    values = [qc["value"] for qc in qcs.values()]
-    warn = max(values) * 2 if higher_is_better else min(values) / 2
-    return ranked[0], {"warn": round(warn, 4), "fail": round((worst + second) / 2, 4)}
+def _permissive() -> dict[str, dict[str, float]]:
+    """Thresholds every registration passes: every check lower-is-better here, so far above any value."""
+    assert not any(alignment.CANDIDATES[name][1] for name in alignment.CHECKS)
+    return {name: {"warn": 1e3, "fail": 1e4} for name in alignment.CHECKS}
+
+
+def _thresholds_failing_the_worst(qcs: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]:
+    """The worst case by the gated check, and thresholds under which it alone fails: fail halfway between it and the
+    second worst, warn below every value (so every other case warns)."""
+    values = {case: qc["checks"][GATED]["value"] for case, qc in qcs.items()}
+    ranked = sorted(values, key=values.get, reverse=True)  # worst first
+    worst, second = (values[case] for case in ranked[:2])
+    assert worst != second, values
+    gated = {"warn": round(min(values.values()) / 2, 4), "fail": round((worst + second) / 2, 4)}
+    return ranked[0], {**_permissive(), GATED: gated}
 
 
 @pytest.mark.slow
@@ -246,7 +248,8 @@ def test_on_fail_exclude_leaves_the_worst_registration_out_and_error_stops_the_r
     ]
     assert len(warnings) == 1, warnings
     value = f"{reports[worst]['qc']['value']:.3g}"
-    for part in (worst, reports[worst]["qc"]["measure"], value, f"{thresholds['fail']}", "qc.png"):
+    assert reports[worst]["qc"]["measure"] == GATED
+    for part in (worst, GATED, value, f"{thresholds[GATED]['fail']}", "qc.png"):
         assert part in warnings[0], (part, warnings[0])
     split = pd.read_csv(results / "split/split.tsv", sep="\t").set_index("case")
     assert split.loc[worst, "role"] == "excluded" and split.loc[worst, "fold"] == -1

@@ -39,9 +39,10 @@ def _status(ct, result, kind, size, centre):
 def test_good_registration_does_not_fail(registered):
     _, result, work, _ = registered
     qc = result.report["qc"]
-    assert qc["status"] in ("pass", "warn"), qc  # at this coarse size good results measure 3.4-4.1 mm
-    assert qc["measure"] == alignment.CHOSEN and qc["thresholds"] == alignment.default_thresholds()
-    assert set(qc["candidates"]) == set(alignment.CANDIDATES)
+    assert qc["status"] in ("pass", "warn"), qc
+    assert set(qc["checks"]) == set(alignment.CHECKS) and qc["measure"] in alignment.CHECKS
+    assert qc["thresholds"] == alignment.default_thresholds()[qc["measure"]]
+    assert qc["checks"][qc["measure"]]["status"] == qc["status"]
     assert result.report["tre_mm"]["max"] <= 5.0 and "tre_mm_rigid_only" in result.report
     # elastix's files reach their final names only complete: no scratch folder is left behind.
     assert sorted(p.name for p in work.iterdir()) == [
@@ -55,10 +56,33 @@ def test_good_registration_does_not_fail(registered):
 
 def test_pass_warn_fail_on_the_pair(registered):
     ct, result, _, centre = registered
-    q = alignment.qc_images(ct, result.mr_in_ct, result.fov_mask)
-    assert alignment.assess(q, {"warn": 5.0, "fail": 8.0})["status"] == "pass"
-    assert alignment.assess(q, {"warn": 3.0, "fail": 6.0})["status"] == "warn"
+    values = alignment.check_values(alignment.qc_images(ct, result.mr_in_ct, result.fov_mask))
+    lenient = {name: {"warn": 2 * abs(v) + 50, "fail": 4 * abs(v) + 100} for name, v in values.items()}
+    assert alignment.decide(values, lenient)["status"] == "pass"
+    # The realignment just above its warn threshold: warn, decided by that check.
+    strict = {**lenient, "realignment_mm": {"warn": values["realignment_mm"] * 0.9, "fail": 50.0}}
+    qc = alignment.decide(values, strict)
+    assert (qc["status"], qc["measure"]) == ("warn", "realignment_mm")
     assert _status(ct, result, "offset", 20.0, centre)["status"] == "fail"  # the defaults
+
+
+@pytest.mark.parametrize(("kind", "size"), [("offset", 5.0), ("offset", 10.0), ("rotation", 5.0), ("rotation", 10.0)])
+def test_results_off_by_5_mm_or_5_degrees_are_flagged(registered, kind, size):
+    ct, result, _, centre = registered
+    qc = _status(ct, result, kind, size, centre)
+    assert qc["status"] in ("warn", "fail"), qc
+
+
+def test_a_mirrored_mr_is_flagged(registered):
+    """The registered MR mirrored about the head's mid-plane (as a left-right header error registers): the mirror
+    check flags it, and the good result's own value lies on the other side of the warn threshold."""
+    ct, result, _, _ = registered
+    q = alignment.qc_images(ct, result.mr_in_ct, result.fov_mask)
+    good = alignment.mirror_nmi_gain(q)
+    flipped = alignment.QCImages(q.ct, alignment.mirrored_about_head(q), q.fov, q.spacing_mm)
+    bad = alignment.mirror_nmi_gain(flipped)
+    warn = alignment.default_thresholds()["mirror_nmi_gain"]["warn"]
+    assert good < warn <= bad, (good, bad)
 
 
 def test_fail_is_one_line_naming_case_measure_value_threshold_and_picture(registered, tmp_path):
@@ -69,7 +93,7 @@ def test_fail_is_one_line_naming_case_measure_value_threshold_and_picture(regist
         check_qc(report, "case_07", tmp_path / "qc.png")
     message = str(error.value)
     assert "\n" not in message
-    for part in ("case_07", alignment.CHOSEN, "7.5", str(report["qc"]["thresholds"]["fail"]), "qc.png"):
+    for part in ("case_07", report["qc"]["measure"], "7.5", str(report["qc"]["thresholds"]["fail"]), "qc.png"):
         assert part in message, (part, message)
     assert check_qc(result.report, "case_01", tmp_path / "qc.png") == result.report["qc"]["status"]
     assert check_qc({}, "old report", tmp_path / "qc.png") == "pass"
@@ -98,11 +122,15 @@ def test_cli_exits_0_on_pass_and_warn_1_on_fail(registered, tmp_path, monkeypatc
 
 def test_thresholds_come_from_the_config_and_must_be_ordered():
     assert alignment.default_thresholds() == {
-        "warn": default("registration.qc.warn"),
-        "fail": default("registration.qc.fail"),
+        name: {"warn": default(f"registration.qc.{name}.warn"), "fail": default(f"registration.qc.{name}.fail")}
+        for name in alignment.CHECKS
     }
-    with pytest.raises(ValueError, match="warn threshold"):
-        alignment.check_thresholds({"warn": 5.0, "fail": 2.0})
+    with pytest.raises(ValueError, match="realignment_mm: the warn threshold"):
+        alignment.check_thresholds({"realignment_mm": {"warn": 5.0, "fail": 2.0}})
+    with pytest.raises(ValueError, match="unknown checks"):
+        alignment.check_thresholds({"skin": {"warn": 1.0, "fail": 2.0}})
+    # A check not given keeps its default.
+    assert alignment.check_thresholds({})["skin_distance_mm"] == alignment.default_thresholds()["skin_distance_mm"]
     assert alignment.classify(float("nan"), {"warn": 2.0, "fail": 4.0}, higher_is_better=False) == "fail"
 
 

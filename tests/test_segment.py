@@ -32,6 +32,13 @@ REPO = Path(__file__).resolve().parents[1]
 #: Organs of at least this volume (mL, inside the MR's field of view) are "the largest organs" of the comparison.
 LARGE_ML = 5.0
 
+#: The CI config's registration QC thresholds (the CI phantom's voxels are 4.7 mm), as the workflow applied them.
+CI_QC = [
+    arg
+    for name, t in yaml.safe_load((REPO / ".test/config/config.yaml").read_text())["registration"]["qc"].items()
+    for arg in ("--qc", f"{name}={t['warn']},{t['fail']}")
+]
+
 
 def hanseg(*args: str | Path) -> subprocess.CompletedProcess:
     """The real command line, as a user runs it."""
@@ -86,7 +93,7 @@ def segmented(finished_run, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("segment")
     result = hanseg(
         "--ct", ct, "--mr", mr, "--model", _model(results, "ct_mr"), "--out", out / f"{case}.nrrd",
-        "--keep-intermediates", out / "work", "--threads", "2",
+        "--keep-intermediates", out / "work", "--threads", "2", *CI_QC,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return {"results": results, "case": case, "ct": ct, "mr": mr, "out": out, "stdout": result.stdout}

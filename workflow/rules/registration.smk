@@ -32,8 +32,7 @@ rule register_mr:
         runtime=60,
     params:
         initialisation=config["registration"]["initialisation"],
-        qc_warn=config["registration"]["qc"]["warn"],
-        qc_fail=config["registration"]["qc"]["fail"],
+        qc=canonical(config["registration"]["qc"]),
     script:
         "../scripts/register_mr.py"
 

@@ -30,7 +30,7 @@ def main(snakemake):
         out_dir,
         threads=snakemake.threads,
         initialisation=snakemake.params.initialisation,
-        qc_thresholds={"warn": snakemake.params.qc_warn, "fail": snakemake.params.qc_fail},
+        qc_thresholds=dict(snakemake.params.qc),
         case=case,
         **landmarks,
     )

@@ -23,7 +23,7 @@ the choice and the thresholds come from ``bench/bench_registration_qc.py`` on th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,8 @@ class QCImages:
     mr: np.ndarray
     fov: np.ndarray
     spacing_mm: float
+    #: The head masks, computed once per set of images (several measures need them).
+    heads: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def _smoothed(image: sitk.Image, spacing_mm: float) -> sitk.Image:
@@ -84,6 +86,30 @@ def _bounding_grid(fov_mask: sitk.Image, spacing_mm: float) -> sitk.Image:
     return grid_over(box, spacing_mm, sitk.sitkFloat32)
 
 
+#: Room (mm) around the QC grid kept when cropping before smoothing: the kernel, and the calibration's moves
+#: (up to 20 mm, or 10 degrees at about 100 mm from the centre).
+CROP_ROOM_MM = 30.0
+
+
+def _box_around(image: sitk.Image, reference: sitk.Image, room_mm: float) -> tuple[slice, slice, slice]:
+    """Index slices (x, y, z) of `image` covering `reference`'s extent grown by `room_mm`."""
+    size = np.asarray(reference.GetSize())
+    corners = np.array(
+        [
+            image.TransformPhysicalPointToContinuousIndex(
+                reference.TransformContinuousIndexToPhysicalPoint(
+                    [(-0.5 if b == 0 else n - 0.5) for b, n in zip(bits, size, strict=True)]
+                )
+            )
+            for bits in np.ndindex(2, 2, 2)
+        ]
+    )
+    room = room_mm / np.asarray(image.GetSpacing())
+    lower = np.clip(np.floor(corners.min(axis=0) - room), 0, None).astype(int)
+    upper = np.minimum(np.ceil(corners.max(axis=0) + room).astype(int) + 1, image.GetSize())
+    return tuple(slice(int(a), int(b)) for a, b in zip(lower, upper, strict=True))
+
+
 def qc_images(
     ct: sitk.Image,
     mr_in_ct: sitk.Image,
@@ -99,8 +125,11 @@ def qc_images(
     """
     reference = _bounding_grid(fov_mask, spacing_mm)
     moved = moved or sitk.Transform()
-    ct_q = sitk.Resample(_smoothed(ct, spacing_mm), reference, sitk.Transform(), sitk.sitkLinear, -1000.0)
-    mr_q = sitk.Resample(_smoothed(mr_in_ct, spacing_mm), reference, moved, sitk.sitkLinear, 0.0)
+    # Smoothing only the box that the grid samples (a real CT is several times larger), with room for the kernel
+    # and for the calibration's moves.
+    box = _box_around(ct, reference, CROP_ROOM_MM)
+    ct_q = sitk.Resample(_smoothed(ct[box], spacing_mm), reference, sitk.Transform(), sitk.sitkLinear, -1000.0)
+    mr_q = sitk.Resample(_smoothed(mr_in_ct[box], spacing_mm), reference, moved, sitk.sitkLinear, 0.0)
     fov = sitk.Resample(sitk.Cast(fov_mask, sitk.sitkUInt8), reference, moved, sitk.sitkNearestNeighbor, 0)
     margin = max(1, int(round(FOV_MARGIN_MM / spacing_mm)))
     fov = sitk.BinaryErode(fov, [margin] * 3, sitk.sitkBall)
@@ -165,6 +194,12 @@ def head_mask(above: np.ndarray, spacing_zyx, *, opening_mm: float = OPENING_RAD
 
 def _head_masks(q: QCImages, *, opened: bool) -> tuple[np.ndarray, np.ndarray]:
     """(CT head, MR head) on the QC grid; `opened`: :func:`head_mask`, else only the largest components."""
+    if opened not in q.heads:
+        q.heads[opened] = _compute_head_masks(q, opened=opened)
+    return q.heads[opened]
+
+
+def _compute_head_masks(q: QCImages, *, opened: bool) -> tuple[np.ndarray, np.ndarray]:
     ct = q.ct > CT_BODY_HU
     # The MR's threshold comes from its own field of view only (outside it the resampled MR is zero by construction).
     mr = q.mr > mr_tissue_threshold(q.mr[q.fov]) if q.fov.any() else np.zeros_like(ct)
@@ -290,6 +325,103 @@ def local_ngf_p10(q: QCImages) -> float:
     return float(np.percentile(means, 10)) if means else 0.0
 
 
+# ---- local optimality: does a fresh rigid alignment move the result? ------------------------------------------
+#: Displacements are measured over the CT's head inside the shrunk FoV; fewer voxels than this: not measured.
+MIN_REALIGN_VOXELS = 500
+
+
+def _as_image(array: np.ndarray, spacing_mm: float) -> sitk.Image:
+    image = sitk.GetImageFromArray(array.astype(np.float32))
+    image.SetSpacing([spacing_mm] * 3)
+    return image
+
+
+def rigid_realignment(q: QCImages, moving: np.ndarray | None = None) -> tuple[sitk.Transform, np.ndarray]:
+    """A rigid Mattes-MI registration of the (registered) MR onto the CT on the QC grid, from where it lies.
+
+    Samples only the CT's head inside the shrunk field of view, so that the field of view's own border (the MR is
+    zero outside it) does not pull. Returns the transform (QC grid physical space, origin 0) and the sampled mask.
+    """
+    ct_head, _ = _head_masks(q, opened=True)
+    mask = ct_head & q.fov
+    fixed = _as_image(q.ct, q.spacing_mm)
+    moving_image = _as_image(q.mr if moving is None else moving, q.spacing_mm)
+    mask_image = sitk.GetImageFromArray(mask.astype(np.uint8))
+    mask_image.SetSpacing([q.spacing_mm] * 3)
+    centre = (np.argwhere(mask).mean(axis=0)[::-1] * q.spacing_mm) if mask.any() else np.zeros(3)
+    initial = sitk.Euler3DTransform()
+    initial.SetCenter(centre.tolist())
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(32)
+    method.SetMetricSamplingStrategy(method.REGULAR)
+    method.SetMetricSamplingPercentage(0.2, 1)
+    method.SetMetricFixedMask(mask_image)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=2.0, minStep=0.01, numberOfIterations=150, relaxationFactor=0.6
+    )
+    method.SetOptimizerScalesFromPhysicalShift()
+    method.SetShrinkFactorsPerLevel([2, 1])
+    method.SetSmoothingSigmasPerLevel([2.0, 0.0])
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    method.SetInitialTransform(initial, inPlace=False)
+    return method.Execute(fixed, moving_image), mask
+
+
+def _displacement_mm(transform: sitk.Transform, mask: np.ndarray, spacing_mm: float) -> float:
+    """Root mean square displacement (mm) that `transform` applies to the voxels of `mask` (subsampled)."""
+    points = np.argwhere(mask)[::7][:, ::-1] * spacing_mm
+    moved = np.array([transform.TransformPoint(p) for p in points.tolist()])
+    return float(np.sqrt(((moved - points) ** 2).sum(axis=1).mean()))
+
+
+def realignment_mm(q: QCImages) -> float:
+    """How far (RMS, mm, over the head in the FoV) a fresh rigid alignment moves the registered MR.
+
+    A good registration sits at the optimum: a local search from it stays put (well under a voxel). A result off
+    by a few mm or degrees is pulled back by about as much, whatever the direction: unlike a surface distance it
+    sees shifts along the skin and turns about the head's axis.
+    """
+    ct_head, _ = _head_masks(q, opened=True)
+    if (ct_head & q.fov).sum() < MIN_REALIGN_VOXELS:
+        return float("inf")
+    transform, mask = rigid_realignment(q)
+    return _displacement_mm(transform, mask, q.spacing_mm)
+
+
+def mirrored_about_head(q: QCImages) -> np.ndarray:
+    """The QC grid's MR mirrored left-right about the plane through the centre of the CT's head (in the FoV)."""
+    from scipy import ndimage
+
+    ct_head, _ = _head_masks(q, opened=True)
+    inside = np.argwhere(ct_head & q.fov)
+    centre_x = inside[:, 2].mean() if len(inside) else (q.mr.shape[2] - 1) / 2
+    zz, yy, xx = np.meshgrid(
+        np.arange(q.mr.shape[0]), np.arange(q.mr.shape[1]), 2.0 * centre_x - np.arange(q.mr.shape[2]), indexing="ij"
+    )
+    return ndimage.map_coordinates(q.mr, [zz, yy, xx], order=1, mode="constant", cval=0.0).astype(np.float32)
+
+
+def mirror_nmi_gain(q: QCImages) -> float:
+    """NMI gain (x 1000) when the registered MR is mirrored left-right about the head's centre and realigned.
+
+    A patient's asymmetries (a tumour, a deviated nose, unequal sinuses, the ears) make the true orientation fit
+    better than its mirror image: negative for a correct MR, positive for one whose left and right are swapped.
+    Both orientations are realigned alike, so that the mirror plane's small error costs neither of them.
+    """
+    ct_head, _ = _head_masks(q, opened=True)
+    mask = ct_head & q.fov
+    if mask.sum() < MIN_REALIGN_VOXELS:
+        return float("inf")
+    fixed = _as_image(q.ct, q.spacing_mm)
+    scores = []
+    for image in (q.mr, mirrored_about_head(q)):
+        transform, _ = rigid_realignment(q, image)
+        moved = sitk.Resample(_as_image(image, q.spacing_mm), fixed, transform, sitk.sitkLinear, 0.0)
+        scores.append(nmi(QCImages(q.ct, sitk.GetArrayFromImage(moved), mask, q.spacing_mm)))
+    return 1000.0 * (scores[1] - scores[0])
+
+
 #: name -> (function, True if larger values mean better alignment, unit)
 CANDIDATES = {
     "head_agreement_present": (head_agreement_present, True, ""),
@@ -299,23 +431,35 @@ CANDIDATES = {
     "nmi": (nmi, True, ""),
     "ngf": (ngf, True, ""),
     "local_ngf_p10": (local_ngf_p10, True, ""),
+    "realignment_mm": (realignment_mm, False, "mm"),
+    "mirror_nmi_gain": (mirror_nmi_gain, False, ""),
 }
+
+
+#: The QC's checks, each catching what the others miss: ``realignment_mm`` a result off by a few mm or degrees (in
+#: any direction), ``skin_distance_mm`` one off by more than a local search recovers, ``mirror_nmi_gain`` an MR
+#: whose left and right are swapped (no rigid transform undoes that). Thresholds: the config's ``registration.qc``.
+CHECKS = ("realignment_mm", "skin_distance_mm", "mirror_nmi_gain")
+#: Kept for callers that name one measure: the check that sees most failures.
+CHOSEN = CHECKS[0]
+STATUSES = ("pass", "warn", "fail")
+
+
+def default_thresholds() -> dict[str, dict[str, float]]:
+    """``registration.qc``'s defaults from the config schema: {check: {"warn": ..., "fail": ...}}."""
+    from .defaults import default
+
+    return {
+        check: {key: float(default(f"registration.qc.{check}.{key}")) for key in ("warn", "fail")} for check in CHECKS
+    }
+
+
+def check_values(q: QCImages) -> dict[str, float]:
+    return {name: float(CANDIDATES[name][0](q)) for name in CHECKS}
 
 
 def candidate_values(q: QCImages) -> dict[str, float]:
     return {name: float(function(q)) for name, (function, _, _) in CANDIDATES.items()}
-
-
-#: The measure the workflow gates on; its thresholds are the config's ``registration.qc`` (defaults in the schema).
-CHOSEN = "skin_distance_mm"
-STATUSES = ("pass", "warn", "fail")
-
-
-def default_thresholds() -> dict[str, float]:
-    """``registration.qc``'s defaults from the config schema: {"warn": ..., "fail": ...}."""
-    from .defaults import default
-
-    return {key: float(default(f"registration.qc.{key}")) for key in ("warn", "fail")}
 
 
 def classify(value: float, thresholds: dict[str, float], *, higher_is_better: bool) -> str:
@@ -330,21 +474,40 @@ def classify(value: float, thresholds: dict[str, float], *, higher_is_better: bo
     return "pass"
 
 
-def assess(q: QCImages, thresholds: dict[str, float] | None = None) -> dict:
-    """The QC block of ``registration.json``: status, the measure, its value and thresholds, every candidate."""
+def _rounded(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def decide(values: dict[str, float], thresholds: dict | None = None) -> dict:
+    """The QC block of ``registration.json`` from the checks' values: the worst check decides.
+
+    ``status``, and the deciding check's ``measure``, ``value``, ``unit``, ``higher_is_better`` and ``thresholds``
+    (the first check in :data:`CHECKS` order among the worst); ``checks`` holds every check's value, status and
+    thresholds.
+    """
     thresholds = check_thresholds(thresholds or default_thresholds())
-    values = candidate_values(q)
-    _, higher_is_better, unit = CANDIDATES[CHOSEN]
-    value = values[CHOSEN]
+    checks = {}
+    for name in CHECKS:
+        _, higher_is_better, unit = CANDIDATES[name]
+        checks[name] = {
+            "status": classify(values[name], thresholds[name], higher_is_better=higher_is_better),
+            "value": _rounded(values[name]),
+            "unit": unit,
+            "higher_is_better": higher_is_better,
+            "thresholds": thresholds[name],
+        }
+    worst = max(CHECKS, key=lambda name: (STATUSES.index(checks[name]["status"]), -CHECKS.index(name)))
     return {
-        "status": classify(value, thresholds, higher_is_better=higher_is_better),
-        "measure": CHOSEN,
-        "value": round(value, 4) if math.isfinite(value) else None,
-        "unit": unit,
-        "higher_is_better": higher_is_better,
-        "thresholds": thresholds,
-        "candidates": {k: (round(v, 4) if math.isfinite(v) else None) for k, v in values.items()},
+        "status": checks[worst]["status"],
+        "measure": worst,
+        **{k: v for k, v in checks[worst].items() if k != "status"},
+        "checks": checks,
     }
+
+
+def assess(q: QCImages, thresholds: dict | None = None) -> dict:
+    """The QC block of ``registration.json`` for the images `q` (see :func:`decide`)."""
+    return decide(check_values(q), thresholds)
 
 
 def fail_message(case: str, qc: dict, qc_png: Path | str) -> str:
@@ -352,22 +515,43 @@ def fail_message(case: str, qc: dict, qc_png: Path | str) -> str:
     value = "n/a" if qc.get("value") is None else f"{qc['value']:.3g}"
     unit = f" {qc['unit']}" if qc.get("unit") else ""
     side = "below" if qc.get("higher_is_better") else "above"
+    hint = HINTS.get(qc["measure"], "")
     return (
         f"{case}: registration QC fail: {qc['measure']} {value}{unit} is {side} the fail threshold "
-        f"{qc['thresholds']['fail']}{unit}; see {qc_png}"
+        f"{qc['thresholds']['fail']}{unit}{f' ({hint})' if hint else ''}; see {qc_png}"
     )
 
 
-def check_thresholds(thresholds: dict[str, float]) -> dict[str, float]:
-    """The thresholds as floats, warn on the good side of fail; a ValueError naming both otherwise."""
-    try:
-        warn, fail = float(thresholds["warn"]), float(thresholds["fail"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"registration QC thresholds need numbers 'warn' and 'fail', got {thresholds!r}") from error
-    _, higher_is_better, _ = CANDIDATES[CHOSEN]
-    if (warn < fail) if higher_is_better else (warn > fail):
-        better = "above" if higher_is_better else "below"
-        raise ValueError(
-            f"registration QC: the warn threshold ({warn:g}) must lie {better} the fail threshold ({fail:g})"
-        )
-    return {"warn": warn, "fail": fail}
+#: What a failing check means, for the one-line message.
+HINTS = {
+    "realignment_mm": "a rigid search from the result moves it this far: the registration stopped short",
+    "skin_distance_mm": "the skin surfaces of CT and MR lie this far apart",
+    "mirror_nmi_gain": "the MR fits better mirrored: are its left and right swapped?",
+}
+
+
+def check_thresholds(thresholds: dict) -> dict[str, dict[str, float]]:
+    """{check: {"warn", "fail"}} as floats for every check (missing checks take the defaults), warn on the good side
+    of fail; a ValueError naming the check otherwise."""
+    defaults = None
+    out = {}
+    for name in CHECKS:
+        given = thresholds.get(name) if isinstance(thresholds, dict) else None
+        if given is None:
+            defaults = defaults or default_thresholds()
+            given = defaults[name]
+        try:
+            warn, fail = float(given["warn"]), float(given["fail"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"registration.qc.{name} needs numbers 'warn' and 'fail', got {given!r}") from error
+        higher_is_better = CANDIDATES[name][1]
+        if (warn < fail) if higher_is_better else (warn > fail):
+            better = "above" if higher_is_better else "below"
+            raise ValueError(
+                f"registration.qc.{name}: the warn threshold ({warn:g}) must lie {better} the fail threshold ({fail:g})"
+            )
+        out[name] = {"warn": warn, "fail": fail}
+    unknown = set(thresholds or {}) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"registration.qc: unknown checks {sorted(unknown)} (known: {', '.join(CHECKS)})")
+    return out

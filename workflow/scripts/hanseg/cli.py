@@ -130,7 +130,7 @@ def cmd_register(args: argparse.Namespace) -> None:
         args.out_dir,
         threads=args.threads,
         initialisation=args.initialisation,
-        qc_thresholds={"warn": args.qc_warn, "fail": args.qc_fail},
+        qc_thresholds=dict(args.qc or []),
         case=args.case or "",
         **landmarks,
     )
@@ -146,6 +146,24 @@ def cmd_register(args: argparse.Namespace) -> None:
             f"{args.out_dir / 'qc.png'}",
             file=sys.stderr,
         )
+
+
+def _default_qc() -> dict:
+    from .alignment import default_thresholds
+
+    return default_thresholds()
+
+
+def _qc_thresholds(text: str) -> tuple[str, dict[str, float]]:
+    """CHECK=WARN,FAIL -> (check, {"warn", "fail"})."""
+    try:
+        name, values = text.split("=", 1)
+        warn, fail = (float(v) for v in values.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected CHECK=WARN,FAIL, got {text!r}") from error
+    if name not in _default_qc():
+        raise argparse.ArgumentTypeError(f"unknown QC check {name!r} (known: {', '.join(_default_qc())})")
+    return name, {"warn": warn, "fail": fail}
 
 
 def cmd_resample(args: argparse.Namespace) -> None:
@@ -207,6 +225,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
         threads=args.threads,
         folds=args.folds,
         force=args.force,
+        qc_thresholds=dict(args.qc or []),
         backmap=args.backmap,
         intermediates=args.keep_intermediates,
     )
@@ -332,16 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
         "them (default %(default)s)",
     )
     p.add_argument(
-        "--qc-warn",
-        type=float,
-        default=defaults.default("registration.qc.warn"),
-        help="QC: skin distance (mm) from which the result is flagged, exit status 0 (default %(default)s)",
-    )
-    p.add_argument(
-        "--qc-fail",
-        type=float,
-        default=defaults.default("registration.qc.fail"),
-        help="QC: skin distance (mm) from which the result fails, exit status 1 (default %(default)s)",
+        "--qc",
+        type=_qc_thresholds,
+        action="append",
+        metavar="CHECK=WARN,FAIL",
+        help="QC thresholds of one check (repeatable; the others keep the config's defaults): "
+        + ", ".join(f"{name} {t['warn']:g},{t['fail']:g}" for name, t in _default_qc().items())
+        + ". warn: flagged, exit status 0; fail: exit status 1",
     )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--case", help="case id for messages")
@@ -462,6 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the registration (with its QC picture), the resampled images and the model-grid prediction here",
     )
     p.add_argument("--force", action="store_true", help="go on when the registration's QC says fail")
+    p.add_argument(
+        "--qc",
+        type=_qc_thresholds,
+        action="append",
+        metavar="CHECK=WARN,FAIL",
+        help="registration QC thresholds of one check (repeatable), as for hanseg register",
+    )
     p.set_defaults(func=cmd_segment)
 
     p = sub.add_parser(

@@ -111,5 +111,17 @@ def registration_qc(
         heading += f"   head Dice {report['head_dice']['final']:.2f}, MI {report['mutual_information']['final']:.3f}"
         if tre:
             heading += f", TRE mean {tre['mean']:.2f} mm, max {tre['max']:.2f} mm"
-    fig.suptitle(heading.strip(), fontsize=11)
+        qc = report.get("qc")
+        if qc and "checks" in qc:
+            checks = ", ".join(
+                f"{name} {c['value']}{' ' + c['unit'] if c.get('unit') else ''}"
+                + ("" if c["status"] == "pass" else f" ({c['status'].upper()})")
+                for name, c in qc["checks"].items()
+            )
+            heading += f"\nregistration QC {qc['status'].upper()}: {checks}"
+    fig.suptitle(
+        heading.strip(),
+        fontsize=11,
+        color="firebrick" if (report or {}).get("qc", {}).get("status") == "fail" else "black",
+    )
     save(fig, out_png, dpi=80)

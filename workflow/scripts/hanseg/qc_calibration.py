@@ -85,6 +85,7 @@ def evaluate_pair(
     threads: int = 2,
     seed: int = 0,
     mirrored: bool = True,
+    failures: bool = True,
 ) -> dict:
     """The good result and its failures for one case: candidate values, TRE (rigid only, and rigid + B-spline),
     seconds (see the module's doc). `mirrored`: also register the MR mirrored left-right (a second registration)."""
@@ -100,8 +101,23 @@ def evaluate_pair(
         "seconds": seconds,
         "tre_mm": good.report["tre_mm"],
         "tre_mm_rigid_only": good.report.get("tre_mm_rigid_only"),
-        "results": [{"name": "good", "kind": "good", "size": 0.0, **_measured(ct, good)}],
+        "bspline_stage": good.report.get("bspline_stage"),
+        "qc": good.report["qc"],
+        "results": [
+            {
+                "name": "good",
+                "kind": "good",
+                "size": 0.0,
+                **(
+                    _measured(ct, good)
+                    if failures
+                    else {"values": {k: c["value"] for k, c in good.report["qc"]["checks"].items()}}
+                ),
+            }
+        ],
     }
+    if not failures:
+        return record
     centre = np.mean([landmarks_ct[name] for name in sorted(landmarks_ct)], axis=0)
     rng = np.random.default_rng([seed, int(case.split("_")[-1])])
     for name, kind, size in FAILURES:
@@ -156,6 +172,16 @@ def margins(records: list[dict]) -> dict[str, dict]:
             "gap_in_good_sd": gap / sd if sd > 0 else float("nan"),
         }
     return table
+
+
+def qc_outcomes(records: list[dict], thresholds: dict | None = None) -> dict[str, dict[str, int]]:
+    """Counts of the QC's pass / warn / fail (every check, the worst decides) per result name."""
+    counts: dict[str, dict[str, int]] = {}
+    for pair in records:
+        for r in pair["results"]:
+            status = alignment.decide(r["values"], thresholds)["status"]
+            counts.setdefault(r["name"], dict.fromkeys(alignment.STATUSES, 0))[status] += 1
+    return counts
 
 
 def outcomes(records: list[dict], measure: str, thresholds: dict[str, float]) -> dict[str, dict[str, int]]:

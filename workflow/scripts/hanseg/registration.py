@@ -49,6 +49,18 @@ SEARCH_STEP_MM = 5.0
 MIN_INITIAL_HEAD_DICE = 0.5
 #: ...and agree voxel by voxel (head or background) in at least this fraction of the MR's field of view.
 MIN_INITIAL_HEAD_AGREEMENT = 0.75
+#: elastix sees only the CT box that the MR covers after the initial translation, grown by this much (mm) on every
+#: side: more than the rigid and B-spline stages move it. A real CT spans the shoulders, the couch and 500-800 mm
+#: of air across; the MR covers a fraction of it, so the box costs a fraction of the time and memory.
+CROP_MARGIN_MM = 40.0
+#: The metric samples CT points at least this far (mm) inside the MR's field of view (after the initial translation).
+FIXED_MASK_MARGIN_MM = 10.0
+#: The B-spline stage is kept unless it lowers the NGF agreement of the rigid result by more than this, or moves the
+#: skin surfaces apart by more than this (mm; a tenth of the QC grid's voxel).
+DEFORMABLE_NGF_TOLERANCE = 0.0
+DEFORMABLE_SKIN_TOLERANCE_MM = 0.2
+#: Added to the MR before transformix: far above any MR magnitude (int16 files), exact in float32.
+FOV_LIFT = 1.0e5
 
 
 class RegistrationError(InputError, RuntimeError):
@@ -236,6 +248,8 @@ def _transformix(
     for i in range(chain.GetNumberOfParameterMaps()):
         chain.SetParameter(i, "InitialTransformParameterFileName", "NoInitialTransform")
         chain.SetParameter(i, "FinalBSplineInterpolationOrder", str(order))
+        for key, values in _grid_parameters(fixed).items():  # the output grid: `fixed`'s, whatever elastix saw
+            chain.SetParameter(i, key, values)
     transformix = itk.TransformixFilter.New(_to_itk(moving))
     transformix.SetTransformParameterObject(chain)
     transformix.SetLogToConsole(False)
@@ -259,6 +273,41 @@ def _to_sitk(image, like: sitk.Image) -> sitk.Image:
     converted = sitk.GetImageFromArray(itk.array_from_image(image))
     converted.CopyInformation(like)
     return converted
+
+
+def crop_box(ct: sitk.Image, mr: sitk.Image, offset_mm: np.ndarray, margin_mm: float = CROP_MARGIN_MM):
+    """(lower index, size) of the CT box holding the MR's extent after the initial translation, grown by
+    `margin_mm`, clipped to the CT."""
+    size = np.asarray(mr.GetSize())
+    corners = [
+        np.asarray(
+            mr.TransformContinuousIndexToPhysicalPoint(
+                [(-0.5 if c == 0 else n - 0.5) for c, n in zip(bits, size, strict=True)]
+            )
+        )
+        for bits in np.ndindex(2, 2, 2)
+    ]
+    indices = np.array(
+        [ct.TransformPhysicalPointToContinuousIndex((corner - offset_mm).tolist()) for corner in corners]
+    )
+    margin = margin_mm / np.asarray(ct.GetSpacing())
+    lower = np.clip(np.floor(indices.min(axis=0) - margin), 0, None).astype(int)
+    upper = np.minimum(np.ceil(indices.max(axis=0) + margin).astype(int) + 1, ct.GetSize())
+    if np.any(upper <= lower):
+        raise RegistrationError("after the initial translation the MR lies outside the CT")
+    return lower.tolist(), (upper - lower).tolist()
+
+
+def _crop(image: sitk.Image, box) -> sitk.Image:
+    lower, size = box
+    return sitk.RegionOfInterest(image, [int(v) for v in size], [int(v) for v in lower])
+
+
+def _paste(part: sitk.Image, full: sitk.Image, box, pixel_type: int) -> sitk.Image:
+    """`part` (on the crop box) inside an image of zeros on `full`'s grid."""
+    out = sitk.Image(full.GetSize(), pixel_type)
+    out.CopyInformation(full)
+    return sitk.Paste(out, sitk.Cast(part, pixel_type), part.GetSize(), [0, 0, 0], [int(v) for v in box[0]])
 
 
 @dataclass
@@ -381,7 +430,11 @@ def _elastix(
     import itk
 
     init_file = work_dir / "TransformParameters.init.txt"
+    # The files describe the whole CT's grid (transformix with them writes onto it); elastix works on the box.
     _elastix_translation_file(init_file, init.offset_mm, ct)
+    full_ct = ct
+    box = crop_box(full_ct, mr, init.offset_mm)
+    ct = _crop(full_ct, box)
 
     # The metric samples only CT voxels that the MR covers after initialisation: the MR's field of view is much
     # smaller than the CT's, and samples mapping outside it would stop elastix ("too many samples map outside").
@@ -398,7 +451,13 @@ def _elastix(
     method = itk.ElastixRegistrationMethod.New(fixed, moving)
     method.SetParameterObject(parameters)
     method.SetInitialTransformParameterFileName(str(init_file))
-    fixed_mask = itk.image_from_array(sitk.GetArrayFromImage(initial_fov_image).astype(np.uint8))
+    # Shrunk from the MR's field-of-view border: a sample that a stage can push out of the MR is dropped from the
+    # metric, and a deformable stage gains mutual information by dropping the samples that fit worst.
+    margin = [max(1, int(round(FIXED_MASK_MARGIN_MM / s))) for s in ct.GetSpacing()]
+    sampled = sitk.BinaryErode(initial_fov_image, margin, sitk.sitkBox)
+    if sitk.GetArrayViewFromImage(sampled).sum() < 0.2 * initial_fov.sum():  # a thin MR: keep what there is
+        sampled = initial_fov_image
+    fixed_mask = itk.image_from_array(sitk.GetArrayFromImage(sampled).astype(np.uint8))
     fixed_mask.CopyInformation(fixed)
     method.SetFixedMask(fixed_mask)
     method.SetNumberOfThreads(int(threads))
@@ -412,23 +471,48 @@ def _elastix(
         raise RegistrationError(f"elastix failed: {str(error).strip().splitlines()[-1]}") from error
 
     result_parameters = method.GetTransformParameterObject()
+    combined = method.GetCombinationTransform()
+    mr_in_ct, fov_mask = _moved_mr(mr, ct, init_file, result_parameters)
+    rigid = _rigid_stage(result_parameters, init.offset_mm)
+    deformable = None
+    if rigid is not None and _last_stage_is_bspline(result_parameters):
+        # The B-spline stage maximises mutual information, whose optimum can lie away from the anatomy (coarse or
+        # thick-sliced images, contrast that differs by region; on the phantoms it made every coarse pair worse). It
+        # is kept only where two measures it did not optimise agree that it helped: the edges of the two images
+        # agree no worse (normalised gradient fields) and the skin surfaces lie no farther apart than after the
+        # rigid stage alone. Rejected, its coefficients are zeroed: the same files, the rigid result.
+        without = _bspline_zeroed(result_parameters)
+        mr_rigid, fov_rigid = _moved_mr(mr, ct, init_file, without)
+        q_rigid = alignment.qc_images(ct, mr_rigid, fov_rigid)
+        q_deformable = alignment.qc_images(ct, mr_in_ct, fov_mask)
+        measured = {
+            "ngf": (alignment.ngf(q_rigid), alignment.ngf(q_deformable)),
+            "skin_distance_mm": (alignment.skin_distance_mm(q_rigid), alignment.skin_distance_mm(q_deformable)),
+        }
+        kept = (
+            measured["ngf"][1] >= measured["ngf"][0] - DEFORMABLE_NGF_TOLERANCE
+            and measured["skin_distance_mm"][1] <= measured["skin_distance_mm"][0] + DEFORMABLE_SKIN_TOLERANCE_MM
+        )
+        deformable = {
+            "kept": bool(kept),
+            **{f"{name}_rigid_only": round(v[0], 5) for name, v in measured.items()},
+            **{f"{name}_with_bspline": round(v[1], 5) for name, v in measured.items()},
+        }
+        log.info("B-spline stage %s: %s", "kept" if kept else "rejected", deformable)
+        if not kept:
+            result_parameters, mr_in_ct, fov_mask, combined = without, mr_rigid, fov_rigid, rigid
+        del mr_rigid, fov_rigid
+
     transform_files = []
     previous = init_file.name
     for i in range(result_parameters.GetNumberOfParameterMaps()):
         parameter_map = result_parameters.GetParameterMap(i)
         # Chain by file name, so the folder can move: run transformix from inside it.
         parameter_map["InitialTransformParameterFileName"] = [previous]
-        result_parameters.SetParameterMap(i, parameter_map)
         path = work_dir / f"TransformParameters.{i}.txt"
-        write_parameter_map(dict(parameter_map), path)
+        write_parameter_map({**dict(parameter_map), **_grid_parameters(full_ct)}, path)
         transform_files.append(path)
         previous = path.name
-
-    combined = method.GetCombinationTransform()
-    # The images go through transformix with the whole chain in one parameter object (initial translation first),
-    # so nothing depends on elastix's file chaining; cubic for the MR, nearest neighbour for its field of view.
-    mr_in_ct = sitk.Maximum(_transformix(mr, ct, init_file, result_parameters, order=3), 0.0)  # no undershoot
-    fov_mask = sitk.Cast(_transformix(ones, ct, init_file, result_parameters, order=0) > 0.5, sitk.sitkUInt8)
 
     ct_array = sitk.GetArrayViewFromImage(ct)
     fov = sitk.GetArrayViewFromImage(fov_mask) > 0
@@ -457,14 +541,62 @@ def _elastix(
         # From the env that registered (the report's provenance page reads them from here).
         "versions": {name: metadata.version(name) for name in ("itk-elastix", "SimpleITK")},
     }
+    if deformable is not None:
+        report["bspline_stage"] = deformable
     if landmarks_ct is not None and landmarks_mr is not None:
         report["tre_mm"] = target_registration_error(combined, landmarks_ct, landmarks_mr)
-        rigid = _rigid_stage(result_parameters, init.offset_mm)
         if rigid is not None and result_parameters.GetNumberOfParameterMaps() > 1:
             # The same landmarks after the initial translation and the rigid stage alone (the B-spline stage must
             # not make a pair worse than that).
             report["tre_mm_rigid_only"] = target_registration_error(rigid, landmarks_ct, landmarks_mr)
-    return RegistrationResult(mr_in_ct, fov_mask, report, [init_file, *transform_files])
+    report["crop_box"] = {"index": [int(v) for v in box[0]], "size": [int(v) for v in box[1]]}
+    return RegistrationResult(
+        _paste(mr_in_ct, full_ct, box, sitk.sitkFloat32),
+        _paste(fov_mask, full_ct, box, sitk.sitkUInt8),
+        report,
+        [init_file, *transform_files],
+    )
+
+
+def _moved_mr(mr: sitk.Image, ct: sitk.Image, init_file: Path, result_parameters) -> tuple[sitk.Image, sitk.Image]:
+    """The MR and its field of view on `ct`'s grid through the chain (initial translation first), in one pass.
+
+    transformix (cubic) with the whole chain in one parameter object, so nothing depends on elastix's file
+    chaining. The MR lifted by a constant far above its range comes back as zero (transformix's default value)
+    exactly where it has no data: that is its field of view.
+    """
+    lifted = _transformix(mr + FOV_LIFT, ct, init_file, result_parameters, order=3)
+    fov_mask = sitk.Cast(lifted > 0.5 * FOV_LIFT, sitk.sitkUInt8)
+    return sitk.Mask(sitk.Maximum(lifted - FOV_LIFT, 0.0), fov_mask), fov_mask  # no undershoot
+
+
+def _last_stage_is_bspline(result_parameters) -> bool:
+    count = result_parameters.GetNumberOfParameterMaps()
+    return count > 1 and result_parameters.GetParameterMap(count - 1)["Transform"][0] == "BSplineTransform"
+
+
+def _bspline_zeroed(result_parameters):
+    """A copy of the chain whose last (B-spline) stage is the identity: every coefficient zero."""
+    import itk
+
+    copy = itk.ParameterObject.New()
+    for i in range(result_parameters.GetNumberOfParameterMaps()):
+        copy.AddParameterMap(result_parameters.GetParameterMap(i))
+    last = copy.GetNumberOfParameterMaps() - 1
+    count = len(copy.GetParameterMap(last)["TransformParameters"])
+    copy.SetParameter(last, "TransformParameters", ["0"] * count)
+    return copy
+
+
+def _grid_parameters(image: sitk.Image) -> dict[str, list[str]]:
+    """The output-grid entries of an elastix parameter map for `image`'s grid."""
+    return {
+        "Size": [str(v) for v in image.GetSize()],
+        "Index": ["0", "0", "0"],
+        "Spacing": [f"{v:.6f}" for v in image.GetSpacing()],
+        "Origin": [f"{v:.6f}" for v in image.GetOrigin()],
+        "Direction": [f"{v:.6f}" for v in image.GetDirection()],
+    }
 
 
 def _rigid_stage(result_parameters, offset_mm: np.ndarray) -> sitk.Transform | None:

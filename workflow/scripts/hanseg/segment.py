@@ -93,7 +93,16 @@ def elastix_parameter_files(model: Model, folder: Path) -> list[Path]:
 
 
 def _register(
-    ct: sitk.Image, mr: sitk.Image, model: Model, mr_path: Path, folder: Path, *, threads: int, force: bool, kept: bool
+    ct: sitk.Image,
+    mr: sitk.Image,
+    model: Model,
+    mr_path: Path,
+    folder: Path,
+    *,
+    threads: int,
+    force: bool,
+    kept: bool,
+    qc_thresholds: dict | None = None,
 ) -> str:
     """MR onto the clipped CT as the workflow registers it; writes mr_in_ct.nrrd, fov_mask.nrrd, registration.json
     (and the QC picture if the folder is `kept`); returns the QC status."""
@@ -106,6 +115,7 @@ def _register(
             folder,
             threads=threads,
             initialisation=model.record["registration"]["initialisation"],
+            qc_thresholds=qc_thresholds,
         )
     except RegistrationError as error:
         raise RegistrationQCError(f"{mr_path}: cannot register this MR onto the CT: {error}") from error
@@ -142,6 +152,7 @@ def segment_case(
     threads: int = 1,
     folds: list[str] | None = None,
     force: bool = False,
+    qc_thresholds: dict | None = None,
     backmap: str = "probabilities",
     intermediates: Path | str | None = None,
 ) -> dict:
@@ -188,6 +199,7 @@ def segment_case(
                 work / "registration",
                 threads=threads,
                 force=force,
+                qc_thresholds=qc_thresholds,
                 kept=intermediates is not None,
             )
             mr_in_ct = read_image(work / "registration" / "mr_in_ct.nrrd")
