@@ -43,8 +43,16 @@ def plane_extents(spacing_xyz, shape_zyx) -> list[tuple[float, float, float, flo
 
 def fov_centre(fov: np.ndarray) -> tuple[int, int, int]:
     """The (z, y, x) voxel at the centre of the MR's field of view (the image centre when it is empty)."""
-    inside = np.argwhere(fov)
-    return tuple(int(v) for v in (inside.mean(axis=0) if len(inside) else np.array(fov.shape) // 2))
+    # From per-axis counts: an argwhere of a real-size field of view would hold tens of millions of indices.
+    total = int(np.count_nonzero(fov))
+    if not total:
+        return tuple(int(v) for v in np.array(fov.shape) // 2)
+    centre = []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        counts = np.count_nonzero(fov, axis=others)
+        centre.append(int(float((np.arange(len(counts)) * counts).sum()) / total))  # as the mean index, truncated
+    return tuple(centre)
 
 
 def mr_window_top(mr: np.ndarray, fov: np.ndarray) -> float:
@@ -76,15 +84,17 @@ def registration_qc(
     mr_array = sitk.GetArrayViewFromImage(mr_in_ct)
     fov = sitk.GetArrayViewFromImage(fov_mask) > 0
     centre = fov_centre(fov)
-    ct_view = normalise(ct_array, *CT_WINDOW)
-    mr_view = normalise(mr_array, 0.0, mr_window_top(mr_array, fov))
+    # Windowed plane by plane: float copies of whole volumes would cost GBs on a real-size CT.
+    mr_top = mr_window_top(mr_array, fov)
+    ct_planes = [normalise(plane, *CT_WINDOW) for plane in planes(ct_array, centre)]
+    mr_planes = [normalise(plane, 0.0, mr_top) for plane in planes(mr_array, centre)]
     extents = plane_extents(ct.GetSpacing(), ct_array.shape)
     origins = PLANE_ORIGINS
     names = ["axial (patient left on the right)", "coronal", "sagittal (anterior on the left)"]
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.6), constrained_layout=True)
     for column, (ct_plane, mr_plane, fov_plane) in enumerate(
-        zip(planes(ct_view, centre), planes(mr_view, centre), planes(fov.astype(np.uint8), centre), strict=True)
+        zip(ct_planes, mr_planes, [p.astype(np.uint8) for p in planes(fov, centre)], strict=True)
     ):
         kwargs = {"extent": extents[column], "origin": origins[column], "interpolation": "nearest"}
         top, bottom = axes[0, column], axes[1, column]

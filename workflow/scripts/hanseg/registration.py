@@ -59,6 +59,8 @@ FIXED_MASK_MARGIN_MM = 10.0
 #: skin surfaces apart by more than this (mm; a tenth of the QC grid's voxel).
 DEFORMABLE_NGF_TOLERANCE = 0.0
 DEFORMABLE_SKIN_TOLERANCE_MM = 0.2
+#: elastix gets copies with in-plane pixels no finer than this (mm); see _elastix.
+ELASTIX_MIN_PIXEL_MM = 1.0
 #: Added to the MR before transformix: far above any MR magnitude (int16 files), exact in float32.
 FOV_LIFT = 1.0e5
 
@@ -373,7 +375,7 @@ def _register(
     work_dir.mkdir(parents=True, exist_ok=True)
     thresholds = alignment.check_thresholds(qc_thresholds or alignment.default_thresholds())
     check_axial(ct, "CT")
-    ct = sitk.Cast(ct, sitk.sitkFloat32)
+    # The CT stays in its own pixel type: only the box elastix sees becomes float (a largest real CT is 212 M voxels).
     mr = sitk.Cast(mr, sitk.sitkFloat32)
     mr_range = sitk.MinimumMaximumImageFilter()
     mr_range.Execute(mr)
@@ -434,7 +436,7 @@ def _elastix(
     _elastix_translation_file(init_file, init.offset_mm, ct)
     full_ct = ct
     box = crop_box(full_ct, mr, init.offset_mm)
-    ct = _crop(full_ct, box)
+    ct = sitk.Cast(_crop(full_ct, box), sitk.sitkFloat32)
 
     # The metric samples only CT voxels that the MR covers after initialisation: the MR's field of view is much
     # smaller than the CT's, and samples mapping outside it would stop elastix ("too many samples map outside").
@@ -447,16 +449,21 @@ def _elastix(
     parameters = itk.ParameterObject.New()
     for path in parameter_files:
         parameters.AddParameterFile(str(path))
-    fixed, moving = _to_itk(ct), _to_itk(mr)
+    # elastix's finest levels work on 2x coarser copies in-plane (the parameter files' pyramids), yet it builds
+    # every level from the image it is given: sub-millimetre pixels (the largest CTs: 0.56 mm, 1024 x 1024) are
+    # averaged to ELASTIX_MIN_PIXEL_MM first. The transform is physical; the MR is still resampled from the original.
+    fixed_image = _no_finer_than(ct, ELASTIX_MIN_PIXEL_MM)
+    fixed, moving = _to_itk(fixed_image), _to_itk(_no_finer_than(mr, ELASTIX_MIN_PIXEL_MM))
+    fixed_fov = sitk.Resample(ones, fixed_image, initial_transform, sitk.sitkNearestNeighbor, 0.0, sitk.sitkUInt8)
     method = itk.ElastixRegistrationMethod.New(fixed, moving)
     method.SetParameterObject(parameters)
     method.SetInitialTransformParameterFileName(str(init_file))
     # Shrunk from the MR's field-of-view border: a sample that a stage can push out of the MR is dropped from the
     # metric, and a deformable stage gains mutual information by dropping the samples that fit worst.
-    margin = [max(1, int(round(FIXED_MASK_MARGIN_MM / s))) for s in ct.GetSpacing()]
-    sampled = sitk.BinaryErode(initial_fov_image, margin, sitk.sitkBox)
-    if sitk.GetArrayViewFromImage(sampled).sum() < 0.2 * initial_fov.sum():  # a thin MR: keep what there is
-        sampled = initial_fov_image
+    margin = [max(1, int(round(FIXED_MASK_MARGIN_MM / s))) for s in fixed_image.GetSpacing()]
+    sampled = sitk.BinaryErode(fixed_fov, margin, sitk.sitkBox)
+    if sitk.GetArrayViewFromImage(sampled).sum() < 0.2 * sitk.GetArrayViewFromImage(fixed_fov).sum():
+        sampled = fixed_fov  # a thin MR: keep what there is
     fixed_mask = itk.image_from_array(sitk.GetArrayFromImage(sampled).astype(np.uint8))
     fixed_mask.CopyInformation(fixed)
     method.SetFixedMask(fixed_mask)
@@ -550,12 +557,32 @@ def _elastix(
             # not make a pair worse than that).
             report["tre_mm_rigid_only"] = target_registration_error(rigid, landmarks_ct, landmarks_mr)
     report["crop_box"] = {"index": [int(v) for v in box[0]], "size": [int(v) for v in box[1]]}
+    # MR magnitudes are integers in the source files: the result is rounded to int16 on the box, then pasted (half
+    # the memory of a float copy of the whole CT grid, and what write_outputs stores).
+    mr_rounded = sitk.Cast(sitk.Round(sitk.Clamp(mr_in_ct, sitk.sitkFloat32, 0.0, 32767.0)), sitk.sitkInt16)
     return RegistrationResult(
-        _paste(mr_in_ct, full_ct, box, sitk.sitkFloat32),
+        _paste(mr_rounded, full_ct, box, sitk.sitkInt16),
         _paste(fov_mask, full_ct, box, sitk.sitkUInt8),
         report,
         [init_file, *transform_files],
     )
+
+
+def _no_finer_than(image: sitk.Image, pixel_mm: float) -> sitk.Image:
+    """`image` with in-plane pixels of at least `pixel_mm` (averaged: Gaussian, then linear), slices unchanged."""
+    spacing = np.asarray(image.GetSpacing(), float)
+    target = spacing.copy()
+    target[:2] = np.maximum(spacing[:2], pixel_mm)
+    if np.allclose(target, spacing):
+        return image
+    sigmas = [math.sqrt(max(t * t - s * s, 0.0)) / 2.0 for s, t in zip(spacing, target, strict=True)]
+    smooth = sitk.SmoothingRecursiveGaussian(sitk.Cast(image, sitk.sitkFloat32), [max(v, 1e-3) for v in sigmas])
+    size = [max(2, int(round(n * s / t))) for n, s, t in zip(image.GetSize(), spacing, target, strict=True)]
+    reference = sitk.Image(size, sitk.sitkFloat32)
+    reference.SetSpacing(target.tolist())
+    reference.SetDirection(image.GetDirection())
+    reference.SetOrigin(image.TransformContinuousIndexToPhysicalPoint((-0.5 + 0.5 * target / spacing).tolist()))
+    return sitk.Resample(smooth, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
 
 
 def _moved_mr(mr: sitk.Image, ct: sitk.Image, init_file: Path, result_parameters) -> tuple[sitk.Image, sitk.Image]:
@@ -659,7 +686,9 @@ def write_outputs(
 ) -> None:
     out_dir = Path(out_dir)
     # MR magnitudes are integers in the source files; rounding the resampled values halves the file size.
-    mr = sitk.Cast(sitk.Round(sitk.Clamp(result.mr_in_ct, sitk.sitkFloat32, 0.0, 32767.0)), sitk.sitkInt16)
+    mr = result.mr_in_ct
+    if mr.GetPixelID() != sitk.sitkInt16:
+        mr = sitk.Cast(sitk.Round(sitk.Clamp(mr, sitk.sitkFloat32, 0.0, 32767.0)), sitk.sitkInt16)
     write_image(mr, out_dir / "mr_in_ct.nrrd")
     write_image(result.fov_mask, out_dir / "fov_mask.nrrd")
     if qc_png is not None and ct is not None:
