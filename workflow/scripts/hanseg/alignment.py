@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from .images import index_box
+
 #: Voxel size (mm) of the QC grid.
 QC_SPACING_MM = 2.0
 #: The measures ignore this much (mm) of the MR field of view's border.
@@ -93,21 +95,8 @@ CROP_ROOM_MM = 30.0
 
 def _box_around(image: sitk.Image, reference: sitk.Image, room_mm: float) -> tuple[slice, slice, slice]:
     """Index slices (x, y, z) of `image` covering `reference`'s extent grown by `room_mm`."""
-    size = np.asarray(reference.GetSize())
-    corners = np.array(
-        [
-            image.TransformPhysicalPointToContinuousIndex(
-                reference.TransformContinuousIndexToPhysicalPoint(
-                    [(-0.5 if b == 0 else n - 0.5) for b, n in zip(bits, size, strict=True)]
-                )
-            )
-            for bits in np.ndindex(2, 2, 2)
-        ]
-    )
-    room = room_mm / np.asarray(image.GetSpacing())
-    lower = np.clip(np.floor(corners.min(axis=0) - room), 0, None).astype(int)
-    upper = np.minimum(np.ceil(corners.max(axis=0) + room).astype(int) + 1, image.GetSize())
-    return tuple(slice(int(a), int(b)) for a, b in zip(lower, upper, strict=True))
+    lower, upper = index_box(image, reference, room_mm)
+    return tuple(slice(a, b) for a, b in zip(lower, upper, strict=True))
 
 
 def qc_images(
@@ -336,12 +325,12 @@ def _as_image(array: np.ndarray, spacing_mm: float) -> sitk.Image:
     return image
 
 
-def rigid_realignment(q: QCImages, moving: np.ndarray | None = None) -> tuple[sitk.Transform, np.ndarray]:
+def rigid_realignment(q: QCImages, moving: np.ndarray | None = None) -> sitk.Transform:
     """A rigid Mattes-MI registration of the (registered) MR onto the CT on the QC grid, from where it lies.
 
     Samples the whole shrunk field of view, air around the head included: the skin is the edge both modalities show
     best (sampled inside the head only, good results moved by up to 5 mm on the realistic family). Returns the
-    transform (QC grid physical space, origin 0) and the sampled mask.
+    transform (QC grid physical space, origin 0).
     """
     mask = q.fov
     fixed = _as_image(q.ct, q.spacing_mm)
@@ -365,7 +354,7 @@ def rigid_realignment(q: QCImages, moving: np.ndarray | None = None) -> tuple[si
     method.SetSmoothingSigmasPerLevel([2.0, 0.0])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     method.SetInitialTransform(initial, inPlace=False)
-    return method.Execute(fixed, moving_image), mask
+    return method.Execute(fixed, moving_image)
 
 
 def _displacement_mm(transform: sitk.Transform, mask: np.ndarray, spacing_mm: float) -> float:
@@ -385,7 +374,7 @@ def realignment_mm(q: QCImages) -> float:
     ct_head, _ = _head_masks(q, opened=True)
     if (ct_head & q.fov).sum() < MIN_REALIGN_VOXELS:
         return float("inf")
-    transform, _ = rigid_realignment(q)
+    transform = rigid_realignment(q)
     return _displacement_mm(transform, ct_head & q.fov, q.spacing_mm)
 
 
@@ -416,7 +405,7 @@ def mirror_nmi_gain(q: QCImages) -> float:
     fixed = _as_image(q.ct, q.spacing_mm)
     scores = []
     for image in (q.mr, mirrored_about_head(q)):
-        transform, _ = rigid_realignment(q, image)
+        transform = rigid_realignment(q, image)
         moved = sitk.Resample(_as_image(image, q.spacing_mm), fixed, transform, sitk.sitkLinear, 0.0)
         scores.append(nmi(QCImages(q.ct, sitk.GetArrayFromImage(moved), mask, q.spacing_mm)))
     return 1000.0 * (scores[1] - scores[0])

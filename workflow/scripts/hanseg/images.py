@@ -251,6 +251,35 @@ def check_axial(image: sitk.Image, what: str) -> None:
         )
 
 
+def index_box(
+    image: sitk.Image, extent_of: sitk.Image, margin_mm: float, shift_mm=(0.0, 0.0, 0.0)
+) -> tuple[list[int], list[int]]:
+    """(lower, upper) voxel indices (x, y, z; upper exclusive) of `image` covering the extent of `extent_of`, moved
+    by -`shift_mm` and grown by `margin_mm` on every side, clipped to `image`; upper <= lower along an axis where they
+    do not overlap."""
+    size = np.asarray(extent_of.GetSize())
+    shift = np.asarray(shift_mm, float)
+    corners = np.array(
+        [
+            image.TransformPhysicalPointToContinuousIndex(
+                (
+                    np.asarray(
+                        extent_of.TransformContinuousIndexToPhysicalPoint(
+                            [(-0.5 if b == 0 else n - 0.5) for b, n in zip(bits, size, strict=True)]
+                        )
+                    )
+                    - shift
+                ).tolist()
+            )
+            for bits in np.ndindex(2, 2, 2)
+        ]
+    )
+    margin = margin_mm / np.asarray(image.GetSpacing())
+    lower = np.clip(np.floor(corners.min(axis=0) - margin), 0, None).astype(int)
+    upper = np.minimum(np.ceil(corners.max(axis=0) + margin).astype(int) + 1, image.GetSize())
+    return [int(v) for v in lower], [int(v) for v in upper]
+
+
 def largest_component(mask: sitk.Image) -> sitk.Image:
     """The largest connected component of a binary image, as uint8 0/1."""
     components = sitk.ConnectedComponent(mask)

@@ -35,7 +35,7 @@ import SimpleITK as sitk
 from . import alignment
 from .atomic import write_text_atomic
 from .errors import InputError
-from .images import check_axial, largest_component, write_image
+from .images import check_axial, index_box, largest_component, write_image
 
 log = logging.getLogger(__name__)
 
@@ -280,24 +280,10 @@ def _to_sitk(image, like: sitk.Image) -> sitk.Image:
 def crop_box(ct: sitk.Image, mr: sitk.Image, offset_mm: np.ndarray, margin_mm: float = CROP_MARGIN_MM):
     """(lower index, size) of the CT box holding the MR's extent after the initial translation, grown by
     `margin_mm`, clipped to the CT."""
-    size = np.asarray(mr.GetSize())
-    corners = [
-        np.asarray(
-            mr.TransformContinuousIndexToPhysicalPoint(
-                [(-0.5 if c == 0 else n - 0.5) for c, n in zip(bits, size, strict=True)]
-            )
-        )
-        for bits in np.ndindex(2, 2, 2)
-    ]
-    indices = np.array(
-        [ct.TransformPhysicalPointToContinuousIndex((corner - offset_mm).tolist()) for corner in corners]
-    )
-    margin = margin_mm / np.asarray(ct.GetSpacing())
-    lower = np.clip(np.floor(indices.min(axis=0) - margin), 0, None).astype(int)
-    upper = np.minimum(np.ceil(indices.max(axis=0) + margin).astype(int) + 1, ct.GetSize())
-    if np.any(upper <= lower):
+    lower, upper = index_box(ct, mr, margin_mm, shift_mm=offset_mm)  # CT point + offset = MR point
+    if any(b <= a for a, b in zip(lower, upper, strict=True)):
         raise RegistrationError("after the initial translation the MR lies outside the CT")
-    return lower.tolist(), (upper - lower).tolist()
+    return lower, [b - a for a, b in zip(lower, upper, strict=True)]
 
 
 def _crop(image: sitk.Image, box) -> sitk.Image:
