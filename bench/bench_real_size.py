@@ -5,8 +5,10 @@ Each geometry is one phantom case with the real data's matrix, spacing and field
 run costs"); its stages run one after the other, each as its own process through the `hanseg` command line (nnU-Net's
 conversion and preprocessing through the package's functions, as the rules call them):
 inventory, clip, register (elastix, `--threads`), resample (onto the configured grid), nnU-Net dataset + fingerprint,
-plan and preprocess of that case, evaluate (against the case's own label map moved by one voxel: a stand-in
-prediction, so that the metrics have surfaces to compare). Per stage:
+plan and preprocess of that case, nnU-Net prediction of that case with a tiny CPU model (trained for one iteration
+first, outside the table's stages: what prediction costs in time and memory depends on the grid, the classes and the
+patch tiling, not on the weights), figures 1, 3 and 4 of that case, evaluate (against the case's own label map moved
+by one voxel: a stand-in prediction, so that the metrics and figure 4 have surfaces to compare). Per stage:
 
 - wall and CPU seconds (user + system of the stage's process and every child it waited for, from ``wait4``);
 - peak RSS of the whole process tree, the sum over the stage's process and its descendants sampled every 0.1 s from
@@ -14,7 +16,8 @@ prediction, so that the metrics have surfaces to compare). Per stage:
   accounting of private memory would not);
 - disk: the bytes of the files the stage wrote (its output folder).
 
-A stage whose tree passes ``--mem-limit-gb`` is killed and reported as such, and the stages after it are skipped.
+A stage whose tree passes ``--mem-limit-gb`` is killed and reported as such, and the stages that need its output are
+skipped (prediction's output is needed by none: its memory grows with the grid times the classes, see the README).
 Geometries are presets (``--geometry median``) or ``NAME:CTxCTxCT:FOV_MM:SLICE_MM:MRxMRxMR:SXxSYxSZ``.
 """
 
@@ -24,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,6 +90,66 @@ if __name__ == "__main__":
     write_raw_dataset(Path(roots["nnUNet_raw"]) / dataset_folder_name(990, "HanSegBench"), {case: files}, {},
                       ["CT", "MR"])
     plan_and_preprocess(root, 990, "HanSegBench", "3d_fullres", processes=processes)
+"""
+
+#: A tiny CPU model of the benchmark's dataset: nnU-Net's own plans for the case with 4 stages of 4-32 features and a
+#: patch of about 32 x 256 x 256 voxels (z, y, x), trained for one iteration. Prediction then tiles the case as a
+#: model of that patch would, on the CPU.
+NNUNET_TRAIN = """
+import json, math, sys
+from pathlib import Path
+from hanseg.nnunet import dataset_folder_name
+from hanseg.nnunet.plan import write_derived_plans
+from hanseg.nnunet.train import train_fold
+
+if __name__ == "__main__":
+    root, threads = Path(sys.argv[1]), int(sys.argv[2])
+    own = root / "preprocessed" / dataset_folder_name(990, "HanSegBench") / "nnUNetPlans.json"
+    strides = json.loads(own.read_text())["configurations"]["3d_fullres"]["architecture"]["arch_kwargs"]["strides"]
+    down = [math.prod(s[axis] for s in strides[:4]) for axis in range(3)]
+    patch = [d * math.ceil(t / d) for t, d in zip((32, 256, 256), down)]
+    overrides = {"name": "nnUNetPlans_bench", "features_per_stage": [4, 8, 16, 32], "patch_size": patch,
+                 "batch_size": 1}
+    plans = write_derived_plans(own, "3d_fullres", overrides, own.parent / "nnUNetPlans_bench.json")
+    train_fold(root, 990, "HanSegBench", "3d_fullres", "all", plans_file=plans, trainer="HanSegTrainerNoDAAdam",
+               device="cpu", threads=threads, epochs=1, iterations_per_epoch=1, val_iterations_per_epoch=1,
+               save_every=1)
+"""
+
+NNUNET_PREDICT = """
+import sys
+from pathlib import Path
+from hanseg.nnunet import model_folder
+from hanseg.nnunet.predict import Predictor
+
+if __name__ == "__main__":
+    root, resampled, out, threads = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    model = model_folder(root, 990, "HanSegBench", "3d_fullres", trainer="HanSegTrainerNoDAAdam",
+                         plans="nnUNetPlans_bench")
+    files = {"ct": resampled / "ct.nrrd", "mr": resampled / "mr.nrrd", "fov": resampled / "fov_mask.nrrd"}
+    Predictor(model, ["all"], device="cpu", threads=threads).predict_files(["CT", "MR"], files, out)
+"""
+
+#: The per-case figures as their rules draw them: 1 (CT and registered MR), 3 (organs in 3D), 4 (reference and
+#: prediction over the CT).
+FIGURES = """
+import sys
+from pathlib import Path
+import SimpleITK as sitk
+from hanseg.figures.images import figure1, figure4
+from hanseg.figures.surface import figure3
+from hanseg.images import read_image
+
+if __name__ == "__main__":
+    work, case = Path(sys.argv[1]), sys.argv[2]
+    out = work / "figures"
+    out.mkdir(exist_ok=True)
+    figure1(read_image(work / "ct_clipped.nrrd"), read_image(work / "registration/mr_in_ct.nrrd"),
+            out / "figure1.png", fov_mask=read_image(work / "registration/fov_mask.nrrd", "mask"), case=case)
+    labels = read_image(work / "resampled/labels.nrrd", "labels")
+    figure3(sitk.GetArrayViewFromImage(labels), labels.GetSpacing(), out / "figure3.png", case=case)
+    figure4(read_image(work / "resampled/ct.nrrd"), labels, read_image(work / "prediction.nrrd", "labels"),
+            out / "figure4.png", case=case)
 """
 
 
@@ -181,6 +245,10 @@ def _stand_in_prediction(labels: Path, out: Path) -> None:
     sitk.WriteImage(moved, str(out), useCompression=True)
 
 
+#: Stages whose output no later stage reads: one killed (by --mem-limit-gb) does not skip the rest.
+OPTIONAL_STAGES = ("nnU-Net predict",)
+
+
 def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: float, seed: int) -> list[dict]:
     case = "case_01"
     env = dict(
@@ -222,6 +290,18 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
             work / "nnunet",
         ),
         (
+            "nnU-Net train (setup)",
+            [sys.executable, "-c", NNUNET_TRAIN, str(work / "nnunet"), str(threads)],
+            work / "nnunet" / "results",
+        ),
+        (
+            "nnU-Net predict",
+            [sys.executable, "-c", NNUNET_PREDICT, str(work / "nnunet"), str(work / "resampled")]
+            + [str(work / "nnunet_prediction.nrrd"), str(threads)],
+            work / "nnunet_prediction.nrrd",
+        ),
+        ("figures 1, 3, 4", [sys.executable, "-c", FIGURES, str(work), case], work / "figures"),
+        (
             "evaluate",
             [*python, "evaluate", "--ref", str(work / "resampled/labels.nrrd"), "--pred", str(work / "prediction.nrrd")]
             + ["--fov-mask", str(work / "resampled/fov_mask.nrrd"), "--case", case, "--out", str(work / "eval.tsv")],
@@ -234,9 +314,9 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
         if failed:
             rows.append({**row, "status": "skipped"})
             continue
-        if name == "evaluate":
+        if name.startswith("figures"):
             _stand_in_prediction(work / "resampled/labels.nrrd", work / "prediction.nrrd")
-        log = work / f"{name.split()[0]}.log"
+        log = work / f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.log"
         row.update(run_stage(command, output, env=env, log=log, mem_limit=mem_limit))
         if name == "register" and row["status"] == "ok":
             report = json.loads((work / "registration/registration.json").read_text())
@@ -246,7 +326,7 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
             row["note"] = f"grid {' x '.join(map(str, size))} ({size[0] * size[1] * size[2] / 1e6:.0f} M voxels)"
         if row["status"] != "ok":
             row["note"] = f"see {log.name}: " + " | ".join(log.read_text().strip().splitlines()[-2:])[-200:]
-            failed = True
+            failed = name not in OPTIONAL_STAGES
         print(f"{geometry.name:<8} {name:<26} {row['status']:<8} {row['wall_s']:8.1f} s", file=sys.stderr, flush=True)
         rows.append(row)
     return rows

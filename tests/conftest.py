@@ -41,14 +41,24 @@ def _restore_environment():
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory) -> Path:
-    """The CI phantom run through every rule once per session (minutes: it trains two small nnU-Nets).
+    """The CI phantom run through every rule once per session (minutes: it trains a small nnU-Net).
+
+    Where a SLURM cluster answers (CI starts one), the run is submitted through profiles/slurm (tests/test_slurm.py
+    checks its jobs) and its training's first attempt gets a one-minute time limit, so it resumes on the retry: the
+    tests of the results then also check a run that SLURM cut and resumed. Elsewhere it runs locally; with
+    HANSEG_REQUIRE_SLURM set, a missing cluster is a failure. One run serves both: CI time.
 
     Read-only by convention: tests that change a finished run work on a copy (shutil.copytree keeps file times and
     Snakemake's records, so the copy has nothing to redo).
     """
-    from workflow_runs import run_ci_phantom
+    from workflow_runs import TRAIN_RUNTIME_FIRST_ATTEMPT_CUT, run_ci_phantom, slurm_problem, slurm_test_profile
 
-    return run_ci_phantom(tmp_path_factory.mktemp("run"))
+    base = tmp_path_factory.mktemp("run")
+    problem = slurm_problem()
+    if problem and os.environ.get("HANSEG_REQUIRE_SLURM"):
+        pytest.fail(f"HANSEG_REQUIRE_SLURM is set but {problem}")
+    profile = None if problem else slurm_test_profile(base / "profile", TRAIN_RUNTIME_FIRST_ATTEMPT_CUT)
+    return run_ci_phantom(base / "run", profile)
 
 
 @pytest.fixture(scope="session")

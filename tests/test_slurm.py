@@ -2,48 +2,31 @@
 
 `tests/slurm/local_cluster.sh start DIR` brings up a single-node SLURM 22.05 with accounting and a fake GPU; `.ci/run`
 does that before the tests and stops it after. Without a reachable cluster these tests skip, saying why.
+
+The pipeline run checked here is the session's shared CI phantom run (tests/conftest.py, `finished_run`): where a
+cluster answers, it is submitted through the profile, its training's first attempt with a one-minute time limit.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from workflow_runs import REPO, SLURM_PROFILE, slurm_problem, slurm_test_profile, submit
 
-REPO = Path(__file__).resolve().parents[1]
-PROFILE = REPO / "profiles/slurm/config.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-# Training budget of the SLURM run: checkpoints every epoch, and long enough (about 7 s an epoch of the CI config's CPU
-# network on two cores, 90 s in all) that a first attempt with a one-minute time limit is killed part way.
-# Long enough (about 2 min on 2 cores) that the first attempt's one-minute limit stops it mid-way: 12 epochs took
-# about a minute and could finish within the limit, leaving nothing to resume.
-TRAINING = {"epochs": 24, "iterations_per_epoch": 15, "val_iterations_per_epoch": 1, "checkpoint_every": 1}
-
-
-def _cluster_problem() -> str | None:
-    if not shutil.which("sbatch") or not shutil.which("sacct"):
-        return "no SLURM client commands (tests/slurm/local_cluster.sh install)"
-    if not os.environ.get("SLURM_CONF") and not Path("/etc/slurm/slurm.conf").is_file():
-        return "no SLURM cluster configured: run tests/slurm/local_cluster.sh start DIR"
-    probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0 or "idle" not in probe.stdout and "mix" not in probe.stdout:
-        return f"the SLURM cluster does not answer or has no usable node: {probe.stderr.strip() or probe.stdout}"
-    return None
-
+PROFILE = SLURM_PROFILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    problem = _cluster_problem()
+    problem = slurm_problem()
     if problem and os.environ.get("HANSEG_REQUIRE_SLURM"):
         pytest.fail(f"HANSEG_REQUIRE_SLURM is set but {problem}")
     if problem:
@@ -61,46 +44,16 @@ def test_profile_settings_the_workflow_relies_on():
 
 
 def test_profile_with_test_overrides(tmp_path):
-    profile = yaml.safe_load((_test_profile(tmp_path) / "config.yaml").read_text())
+    profile = yaml.safe_load((slurm_test_profile(tmp_path / "profile") / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and "software-deployment-method" not in profile
     assert profile["set-resources"]["nnunet_train"]["gpu"] == 1  # the fake GPU is what lets it schedule
 
 
-def _test_profile(tmp_path: Path, train_runtime: str = "30") -> Path:
-    """profiles/slurm with what a 2-core CI machine without conda needs changed, and nothing else."""
-    profile = yaml.safe_load(PROFILE.read_text())
-    # No conda channels here: jobs run in the Python environment of the submitting Snakemake (the test venv).
-    del profile["software-deployment-method"]
-    profile["max-threads"] = 2
-    profile["slurm-init-seconds-before-status-checks"] = 2
-    profile["latency-wait"] = 5
-    for resources in profile["set-resources"].values():
-        if "mem_mb" in resources:
-            resources["mem_mb"] = "1500 * attempt"
-    profile["set-resources"]["nnunet_train"]["runtime"] = train_runtime
-    folder = tmp_path / "profile"
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
-    return folder
-
-
-def _workdir(tmp_path: Path, **nnunet) -> Path:
+def _workdir(tmp_path: Path) -> Path:
     workdir = tmp_path / "run"
     (workdir / "config").mkdir(parents=True)
-    config = yaml.safe_load((REPO / ".test/config/config.yaml").read_text())
-    config["nnunet"].update(nnunet)
-    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (workdir / "config/config.yaml").write_text((REPO / ".test/config/config.yaml").read_text())
     return workdir
-
-
-def _submit(workdir: Path, profile: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), "--profile", str(profile), *args],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=timeout,
-    )
 
 
 def _jobs_of(result: subprocess.CompletedProcess) -> pd.DataFrame:
@@ -124,13 +77,10 @@ def _submitted_job_ids(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_on_slurm(cluster, tmp_path_factory):
-    """The phantom pipeline through the profile; the first training attempt gets a one-minute time limit."""
-    tmp_path = tmp_path_factory.mktemp("slurm-demo")
-    workdir = _workdir(tmp_path, **TRAINING)
-    profile = _test_profile(tmp_path, train_runtime="1 if attempt == 1 else 30")
-    result = _submit(workdir, profile)
-    return workdir, result
+def demo_on_slurm(cluster, finished_run):
+    """The CI phantom run, submitted through the profile (conftest): its folder and Snakemake's output."""
+    output = (finished_run.parent / "snakemake.out").read_text()
+    return finished_run, subprocess.CompletedProcess([], 0, output, "")
 
 
 def test_phantom_pipeline_completes_on_slurm(demo_on_slurm):
@@ -151,7 +101,7 @@ def test_phantom_pipeline_completes_on_slurm(demo_on_slurm):
     assert len(gpu_jobs) and gpu_jobs["tres"].str.contains("gres/gpu=1").all()
     assert (jobs.loc[~jobs["comment"].str.startswith("rule_nnunet_train"), "state"] == "COMPLETED").all()
     # Nothing left to do: the profile's rerun settings do not redo finished work.
-    again = _submit(workdir, _test_profile(workdir.parent / "again"), "-n")
+    again = submit(workdir, slurm_test_profile(workdir.parent / "again"), "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -165,19 +115,20 @@ def test_training_past_its_time_limit_is_resubmitted_and_resumes(demo_on_slurm):
     assert [tres.split("mem=")[1].split(",")[0] for tres in training["tres"]] == ["1500M", "3000M"]
     model = next((workdir / "results/experiments/ct_mr/nnunet/results").rglob("fold_all"))
     record = json.loads((model / "hanseg_training.json").read_text())
-    assert 0 < record["resumed_from_epoch"] < TRAINING["epochs"], record
+    epochs = yaml.safe_load((workdir / "config/config.yaml").read_text())["nnunet"]["epochs"]
+    assert 0 < record["resumed_from_epoch"] < epochs, record
     assert "resuming fold all" in (workdir / "results/logs/nnunet_train/ct_mr/fold_all.log").read_text()
     assert (model / "checkpoint_final.pth").is_file()
 
 
 def test_failing_job_is_reported_failed_and_its_logs_kept(cluster, tmp_path):
     workdir = _workdir(tmp_path)
-    profile = _test_profile(tmp_path)
-    prepared = _submit(workdir, profile, "results/data/manifest.json")
+    profile = slurm_test_profile(tmp_path / "profile")
+    prepared = submit(workdir, profile, "results/data/manifest.json")
     assert prepared.returncode == 0, (prepared.stdout + prepared.stderr)[-4000:]
     ct = workdir / "results/data/HaN-Seg/set_1/case_02/case_02_IMG_CT.nrrd"
     ct.write_bytes(ct.read_bytes()[:300])  # a truncated download
-    result = _submit(workdir, profile, "--retries", "0", "--keep-going", "results/inventory/cases.tsv")
+    result = submit(workdir, profile, "--retries", "0", "--keep-going", "results/inventory/cases.tsv")
     assert result.returncode != 0
     out = result.stdout + result.stderr
     assert "Error in rule inventory_case" in out and "case_02" in out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 import shutil
 import subprocess
 import sys
@@ -18,34 +18,69 @@ def snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True)
 
 
-def quick_elastix_files(workdir: Path, iterations: int) -> list[str]:
-    """Copies of the packaged rigid and B-spline parameter files in `workdir`/elastix with `iterations` per
-    resolution, as `registration.parameter_files` names them: for tests whose point is not the optimisation.
-
-    A file already there with the same text is left alone: a newer parameter file would redo every registration.
-    """
-    from hanseg.defaults import DATA_DIR
-
-    (workdir / "elastix").mkdir(parents=True, exist_ok=True)
-    names = []
-    for name in ("rigid", "bspline"):
-        text = (DATA_DIR / f"elastix/{name}.txt").read_text()
-        text = re.sub(r"\(MaximumNumberOfIterations \d+\)", f"(MaximumNumberOfIterations {iterations})", text)
-        path = workdir / f"elastix/{name}.txt"
-        if not path.is_file() or path.read_text() != text:
-            path.write_text(text)
-        names.append(f"elastix/{name}.txt")
-    return names
-
-
-def run_ci_phantom(workdir: Path) -> Path:
-    """The CI phantom (.test/config: four cases, a CPU nnU-Net that learns) through every rule."""
+def run_ci_phantom(workdir: Path, profile: Path | None = None) -> Path:
+    """The CI phantom (.test/config: four cases, a CPU nnU-Net that learns) through every rule: locally, or submitted
+    through the SLURM `profile` (see :func:`slurm_test_profile`). Snakemake's output goes to `workdir`/../snakemake.out
+    (the SLURM tests read the job ids from it)."""
     (workdir / "config").mkdir(parents=True)
     shutil.copy(REPO / ".test/config/config.yaml", workdir / "config/config.yaml")
-    result = snakemake_in(workdir, "--cores", "2")
+    if profile is None:
+        result = snakemake_in(workdir, "--cores", "2")
+    else:
+        result = submit(workdir, profile)
+    (workdir.parent / "snakemake.out").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise AssertionError(f"the CI phantom run failed:\n{result.stderr[-3000:]}")
     return workdir
+
+
+# ---- a real SLURM cluster (tests/slurm/local_cluster.sh; .ci/run starts one) ------------------------------------
+SLURM_PROFILE = REPO / "profiles/slurm/config.yaml"
+
+
+def slurm_problem() -> str | None:
+    """Why no SLURM cluster can take the tests' jobs, or None when one can."""
+    if not shutil.which("sbatch") or not shutil.which("sacct"):
+        return "no SLURM client commands (tests/slurm/local_cluster.sh install)"
+    if not os.environ.get("SLURM_CONF") and not Path("/etc/slurm/slurm.conf").is_file():
+        return "no SLURM cluster configured: run tests/slurm/local_cluster.sh start DIR"
+    probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 or "idle" not in probe.stdout and "mix" not in probe.stdout:
+        return f"the SLURM cluster does not answer or has no usable node: {probe.stderr.strip() or probe.stdout}"
+    return None
+
+
+#: Runtime (minutes) of the training job in the tests' SLURM runs: the first attempt is stopped by its one-minute
+#: limit part way (the CI config's training takes several minutes) and resumes from its checkpoint on the retry.
+TRAIN_RUNTIME_FIRST_ATTEMPT_CUT = "1 if attempt == 1 else 30"
+
+
+def slurm_test_profile(folder: Path, train_runtime: str = "30") -> Path:
+    """profiles/slurm with what a 2-core CI machine without conda needs changed, and nothing else, in `folder`."""
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())
+    # No conda channels here: jobs run in the Python environment of the submitting Snakemake (the test venv).
+    del profile["software-deployment-method"]
+    profile["max-threads"] = 2
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    profile["latency-wait"] = 5
+    for resources in profile["set-resources"].values():
+        if "mem_mb" in resources:
+            resources["mem_mb"] = "1500 * attempt"
+    profile["set-resources"]["nnunet_train"]["runtime"] = train_runtime
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return folder
+
+
+def submit(workdir: Path, profile: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Snakemake in `workdir` with the SLURM `profile`: every non-local job is a SLURM job."""
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--profile", str(profile), *args],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=timeout,
+    )
 
 
 #: The comparison that adding the CT-only experiment asks for.
