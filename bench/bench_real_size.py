@@ -5,9 +5,10 @@ Each geometry is one phantom case with the real data's matrix, spacing and field
 run costs"); its stages run one after the other, each as its own process through the `hanseg` command line (nnU-Net's
 conversion and preprocessing through the package's functions, as the rules call them):
 inventory, clip, register (elastix, `--threads`), resample (onto the configured grid), nnU-Net dataset + fingerprint,
-plan and preprocess of that case, nnU-Net prediction of that case with a tiny CPU model (trained for one iteration
-first, outside the table's stages: what prediction costs in time and memory depends on the grid, the classes and the
-patch tiling, not on the weights), figures 1, 3 and 4 of that case, evaluate (against the case's own label map moved
+plan and preprocess of that case, nnU-Net prediction with a tiny CPU model (trained for one iteration first, a setup
+row: what prediction costs depends on the grid, the classes and the patch tiling, not on the weights) of the central
+``--predict-slices`` slices of that case's grid (a CPU needs tens of minutes for a whole real-size grid),
+figures 1, 3 and 4 of that case, evaluate (against the case's own label map moved
 by one voxel: a stand-in prediction, so that the metrics and figure 4 have surfaces to compare). Per stage:
 
 - wall and CPU seconds (user + system of the stage's process and every child it waited for, from ``wait4``);
@@ -116,18 +117,26 @@ if __name__ == "__main__":
                save_every=1)
 """
 
+#: Prediction of the central `slices` slices of the case's grid (0: all), whole in-plane: on a CPU the whole grid
+#: of a real-size case takes tens of minutes; time and memory grow with the voxels (README, the cost model).
 NNUNET_PREDICT = """
 import sys
 from pathlib import Path
+import SimpleITK as sitk
 from hanseg.nnunet import model_folder
 from hanseg.nnunet.predict import Predictor
 
 if __name__ == "__main__":
-    root, resampled, out, threads = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    root, resampled, out = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    threads, slices = int(sys.argv[4]), int(sys.argv[5])
     model = model_folder(root, 990, "HanSegBench", "3d_fullres", trainer="HanSegTrainerNoDAAdam",
                          plans="nnUNetPlans_bench")
-    files = {"ct": resampled / "ct.nrrd", "mr": resampled / "mr.nrrd", "fov": resampled / "fov_mask.nrrd"}
-    Predictor(model, ["all"], device="cpu", threads=threads).predict_files(["CT", "MR"], files, out)
+    images = [sitk.ReadImage(str(resampled / name)) for name in ("ct.nrrd", "mr.nrrd")]
+    depth = images[0].GetSize()[2]
+    if 0 < slices < depth:
+        size, start = [*images[0].GetSize()[:2], slices], [0, 0, (depth - slices) // 2]
+        images = [sitk.RegionOfInterest(image, size, start) for image in images]
+    Predictor(model, ["all"], device="cpu", threads=threads).predict_case(images, out)
 """
 
 #: The per-case figures as their rules draw them: 1 (CT and registered MR), 3 (organs in 3D), 4 (reference and
@@ -249,7 +258,9 @@ def _stand_in_prediction(labels: Path, out: Path) -> None:
 OPTIONAL_STAGES = ("nnU-Net predict",)
 
 
-def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: float, seed: int) -> list[dict]:
+def bench_geometry(
+    geometry: Geometry, work: Path, *, threads: int, mem_limit: float, seed: int, predict_slices: int
+) -> list[dict]:
     case = "case_01"
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "workflow" / "scripts"), os.environ.get("PYTHONPATH", "")])
@@ -297,7 +308,7 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
         (
             "nnU-Net predict",
             [sys.executable, "-c", NNUNET_PREDICT, str(work / "nnunet"), str(work / "resampled")]
-            + [str(work / "nnunet_prediction.nrrd"), str(threads)],
+            + [str(work / "nnunet_prediction.nrrd"), str(threads), str(predict_slices)],
             work / "nnunet_prediction.nrrd",
         ),
         ("figures 1, 3, 4", [sys.executable, "-c", FIGURES, str(work), case], work / "figures"),
@@ -324,6 +335,15 @@ def bench_geometry(geometry: Geometry, work: Path, *, threads: int, mem_limit: f
         if name == "resample" and row["status"] == "ok":
             size = json.loads((work / "resampled/resample.json").read_text())["size"]
             row["note"] = f"grid {' x '.join(map(str, size))} ({size[0] * size[1] * size[2] / 1e6:.0f} M voxels)"
+        if name == "nnU-Net predict" and row["status"] == "ok":
+            size = json.loads((work / "resampled/resample.json").read_text())["size"]
+            depth = min(predict_slices or size[2], size[2])
+            voxels = size[0] * size[1] * depth
+            # Per voxel only the CPU time: the memory has a fixed part (the full images read, torch, the network).
+            row["note"] = (
+                f"{depth} of {size[2]} slices ({voxels / 1e6:.0f} M voxels): {row['cpu_s'] / voxels * 1e6:.2f} CPU s "
+                "per M voxels"
+            )
         if row["status"] != "ok":
             row["note"] = f"see {log.name}: " + " | ".join(log.read_text().strip().splitlines()[-2:])[-200:]
             failed = name not in OPTIONAL_STAGES
@@ -349,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="elastix threads and nnU-Net processes (default 2)")
     parser.add_argument("--mem-limit-gb", type=float, default=14.0, help="kill a stage whose tree passes this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--predict-slices",
+        type=int,
+        default=24,
+        help="nnU-Net predicts the central N slices of the grid, whole in-plane (0: all; default %(default)s)",
+    )
     parser.add_argument("--csv", type=Path, default=Path("bench_real_size.csv"))
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--keep", type=Path, help="keep the work folders here (disk: up to ~10 GB per geometry)")
@@ -361,7 +387,12 @@ def main(argv: list[str] | None = None) -> int:
             work = args.keep / geometry.name if args.keep else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
             rows += bench_geometry(
-                geometry, work, threads=args.threads, mem_limit=args.mem_limit_gb * 2**30, seed=args.seed
+                geometry,
+                work,
+                threads=args.threads,
+                mem_limit=args.mem_limit_gb * 2**30,
+                seed=args.seed,
+                predict_slices=args.predict_slices,
             )
         _write_csv(args.csv, rows)  # after each geometry: a long run stopped later keeps what it measured
 

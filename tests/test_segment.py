@@ -330,7 +330,7 @@ def test_evaluation_in_the_original_space_scores_the_segment_rules_label_maps(fi
 
 @pytest.mark.slow
 def test_probabilities_in_place_equal_nnunets_own(finished_run):
-    """The bounded-memory softmax over nnU-Net's logits gives nnU-Net's own labels and probabilities."""
+    """The bounded-memory softmax and argmax over nnU-Net's logits give nnU-Net's own labels and probabilities."""
     from hanseg.nnunet.channels import read_channels
     from hanseg.nnunet.predict import Predictor
 
@@ -346,6 +346,12 @@ def test_probabilities_in_place_equal_nnunets_own(finished_run):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(labels), expected_labels)
     assert probabilities.shape == expected.shape == (31, *expected_labels.shape)
     np.testing.assert_allclose(probabilities.astype(np.float32), expected, atol=1e-3)  # half precision
+    # Labels alone (the nnunet_predict rule): the argmax of the logits slab by slab, nnU-Net's own labels.
+    labels_only, none = predictor.predict(channels)
+    assert none is None
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels_only), expected_labels)
+    own = predictor.predictor.predict_single_npy_array(data, spacing, None, None, False)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(labels_only), own)
 
 
 def test_the_models_elastix_parameters_come_from_its_record_or_the_package(tmp_path):
