@@ -244,6 +244,14 @@ def test_registration_montage_and_tre(tmp_path):
     assert_figure(results.tre_per_case(reports, tmp_path / "tre.png"))
 
 
+def test_registration_montage_titles_say_what_the_qc_decided():
+    qc = {"measure": "realignment_mm", "value": 4.2}
+    assert results._title("case_01", {"qc": {**qc, "status": "pass"}}) == "case_01"
+    assert results._title("case_01", {"qc": {**qc, "status": "warn"}}) == "case_01, QC WARN (realignment_mm 4.2)"
+    # A fail is on show only under registration.on_fail: exclude (under error the job fails, its outputs removed).
+    assert results._title("case_01", {"qc": {**qc, "status": "fail"}}).endswith("(realignment_mm 4.2), excluded")
+
+
 def test_figures_are_written_atomically(tmp_path):
     plt = style.pyplot()
     fig, ax = plt.subplots()

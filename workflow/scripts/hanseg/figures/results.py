@@ -167,6 +167,10 @@ def _title(case: str, record: dict) -> str:
     qc = record.get("qc")
     if qc and qc.get("status") in ("warn", "fail"):  # flagged by the registration QC (registration.qc)
         parts.append(f"QC {qc['status'].upper()} ({qc['measure']} {qc['value']})")
+    if qc and qc.get("status") == "fail":
+        # A failed registration leaves a report only under registration.on_fail: exclude (under error its job fails
+        # and Snakemake removes its outputs), so every fail shown here is a case left out of training and evaluation.
+        parts.append("excluded")
     return ", ".join(parts)
 
 
