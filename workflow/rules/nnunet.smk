@@ -101,7 +101,7 @@ rule nnunet_predict:
         "../envs/nnunet.yaml"
     threads: 4
     resources:
-        mem_mb=lambda wildcards, attempt: 20000 * attempt,
+        mem_mb=lambda wildcards, attempt: 24000 * attempt,
         runtime=60,
     params:
         model=lambda wildcards, input: str(Path(input.checkpoint).parents[1]),
