@@ -51,12 +51,15 @@ def finished_run(tmp_path_factory) -> Path:
     Read-only by convention: tests that change a finished run work on a copy (shutil.copytree keeps file times and
     Snakemake's records, so the copy has nothing to redo).
     """
-    from workflow_runs import TRAIN_RUNTIME_FIRST_ATTEMPT_CUT, run_ci_phantom, slurm_problem, slurm_test_profile
+    from workflow_runs import (
+        TRAIN_RUNTIME_FIRST_ATTEMPT_CUT,
+        run_ci_phantom,
+        slurm_problem_unless_required,
+        slurm_test_profile,
+    )
 
     base = tmp_path_factory.mktemp("run")
-    problem = slurm_problem()
-    if problem and os.environ.get("HANSEG_REQUIRE_SLURM"):
-        pytest.fail(f"HANSEG_REQUIRE_SLURM is set but {problem}")
+    problem = slurm_problem_unless_required()
     profile = None if problem else slurm_test_profile(base / "profile", TRAIN_RUNTIME_FIRST_ATTEMPT_CUT)
     return run_ci_phantom(base / "run", profile)
 

@@ -10,32 +10,27 @@ cluster answers, it is submitted through the profile, its training's first attem
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from workflow_runs import REPO, SLURM_PROFILE, slurm_problem, slurm_test_profile, submit
-
-PROFILE = SLURM_PROFILE
+from workflow_runs import REPO, SLURM_PROFILE, slurm_problem_unless_required, slurm_test_profile, submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    problem = slurm_problem()
-    if problem and os.environ.get("HANSEG_REQUIRE_SLURM"):
-        pytest.fail(f"HANSEG_REQUIRE_SLURM is set but {problem}")
+    problem = slurm_problem_unless_required()
     if problem:
         pytest.skip(problem)
 
 
 def test_profile_settings_the_workflow_relies_on():
     """The shipped profile itself (the tests below submit through it with a few overrides)."""
-    profile = yaml.safe_load(PROFILE.read_text())
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())
     assert profile["executor"] == "slurm" and profile["software-deployment-method"] == "conda"
     assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True and profile["latency-wait"] >= 30
     for rule in ("nnunet_train", "nnunet_predict"):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +49,14 @@ def slurm_problem() -> str | None:
     if probe.returncode != 0 or "idle" not in probe.stdout and "mix" not in probe.stdout:
         return f"the SLURM cluster does not answer or has no usable node: {probe.stderr.strip() or probe.stdout}"
     return None
+
+
+def slurm_problem_unless_required() -> str | None:
+    """:func:`slurm_problem`, except that where HANSEG_REQUIRE_SLURM is set (.ci/run) a problem fails the test."""
+    problem = slurm_problem()
+    if problem and os.environ.get("HANSEG_REQUIRE_SLURM"):
+        pytest.fail(f"HANSEG_REQUIRE_SLURM is set but {problem}")
+    return problem
 
 
 #: Runtime (minutes) of the training job in the tests' SLURM runs: the first attempt is stopped by its one-minute

@@ -82,10 +82,10 @@ class Predictor:
 
         With `probabilities`, also the class probabilities (C, z, y, x) on that grid, else None: what
         :func:`hanseg.backmap.probabilities_onto` takes. When nnU-Net neither transposed, cropped nor resampled the
-        case (the workflow's cases: already on the model's grid, the CT's air is not zero), the softmax is taken in
-        place of nnU-Net's half-precision logits, slab by slab, so the probabilities cost no memory beyond what
-        prediction itself needs (C half floats per voxel: 16 GB for 31 classes on a 1142 x 1142 x 202 grid, where
-        nnU-Net's own export makes two float32 copies besides); otherwise nnU-Net's export computes them.
+        case (the workflow's cases: already on the model's grid, the CT's air is not zero), the label map and the
+        probabilities are taken from nnU-Net's half-precision logits slab by slab (see :meth:`_predict`), so they
+        cost no memory beyond what prediction itself needs (C half floats per voxel: 16 GB for 31 classes on a
+        1142 x 1142 x 202 grid); otherwise nnU-Net's export computes them.
         """
         reference = channel_images[0]
         segmentation, class_probabilities = self._predict(channel_images, probabilities)
@@ -96,11 +96,10 @@ class Predictor:
     def _predict(self, channel_images: list[sitk.Image], probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """nnU-Net's `predict_single_npy_array(..., save_or_return_probabilities=probabilities)`, in bounded memory.
 
-        nnU-Net's export copies the half-precision logits to the CPU and to float32 before its argmax (with the
-        logits, about 190 bytes per voxel measured for 31 classes: 50 GB on a 1142 x 1142 x 202 grid). When nnU-Net
-        neither transposed, cropped nor resampled the case, the label map is the argmax of the logits taken slab by
-        slab where they lie (on the GPU, when they fit there) and the probabilities the softmax, slab by slab, in
-        place; otherwise nnU-Net's export does both.
+        nnU-Net hands the whole grid's half-precision logits to the host (its per-fold loop), and its export then
+        copies them to float32 before the argmax (on the CPU path, 7.6 GB at 40 M voxels with 31 classes). When
+        nnU-Net neither transposed, cropped nor resampled the case, the label map is the argmax of the logits taken
+        slab by slab and the probabilities the softmax, slab by slab, in place; otherwise nnU-Net's export does both.
         """
         import torch
         from nnunetv2.inference.data_iterators import PreprocessAdapterFromNpy
