@@ -13,8 +13,10 @@ from hanseg.images import clip_intensity
 from hanseg.landmarks import read_landmarks
 from hanseg.phantom import PhantomOptions, generate
 from hanseg.registration import (
+    METRIC_HU_WINDOW,
     RegistrationError,
     check_axial,
+    ct_for_metric,
     initial_translation,
     mutual_information,
     register,
@@ -164,3 +166,29 @@ def test_mutual_information_sees_dependence():
     a = rng.normal(size=20000)
     assert mutual_information(a, -2 * a + 1) > 1.0
     assert mutual_information(a, rng.permutation(a)) < 0.05
+
+
+def test_the_metric_sees_the_patient_in_a_soft_tissue_window_without_couch_or_mask():
+    """A head (40 HU, a 1500 HU skull) on a couch (200 HU), under a thermoplastic mask shell (110 HU, 6 mm off the
+    skin): elastix's CT keeps the head, its skin edge and its bone (clipped to the window), and sees air for the
+    couch and the mask."""
+    spacing = np.array([2.0, 2.0, 3.0])
+    z, y, x = np.meshgrid(*(np.arange(n) * s for n, s in zip((40, 100, 100), spacing[::-1], strict=True)), indexing="ij")
+    r = np.sqrt(((x - 100) / 60) ** 2 + ((y - 95) / 70) ** 2 + ((z - 60) / 50) ** 2)
+    hu = np.full(r.shape, -1000.0, np.float32)
+    head = r <= 1.0
+    hu[head] = 40.0
+    hu[(r > 0.85) & (r < 0.92)] = 1500.0
+    mask_shell = (r > 1.0 + 6 / 60) & (r < 1.0 + 7.5 / 60) & (y < 95)  # over the face only, like the real masks
+    hu[mask_shell] = 110.0
+    couch = (y >= 172) & (y < 182)
+    hu[couch] = 200.0
+    ct = sitk.GetImageFromArray(hu)
+    ct.SetSpacing(spacing.tolist())
+    seen = sitk.GetArrayFromImage(ct_for_metric(ct))
+    air, top = METRIC_HU_WINDOW
+    assert seen.min() == air and seen.max() == top
+    assert (seen[couch] == air).all() and (seen[mask_shell] == air).all()
+    assert (seen[head & (hu == 40.0)] == 40.0).all()  # every head voxel, the skin's included
+    assert (seen[hu == 1500.0] == top).all()
+    assert (seen[~head & ~couch & ~mask_shell] == air).all()
