@@ -561,6 +561,8 @@ def _elastix(
         "fov_fraction_of_ct": round(fov_fraction, 5),
         "qc": qc,
         "parameter_files": [Path(p).name for p in parameter_files],
+        # What elastix's metric saw of the CT (ct_for_metric): the set-up objects made air, this HU window.
+        "metric_ct_hu_window": list(METRIC_HU_WINDOW),
         "threads": int(threads),
         # From the env that registered (the report's provenance page reads them from here).
         "versions": {name: metadata.version(name) for name in ("itk-elastix", "SimpleITK")},
