@@ -173,7 +173,8 @@ def test_the_metric_sees_the_patient_in_a_soft_tissue_window_without_couch_or_ma
     skin): elastix's CT keeps the head, its skin edge and its bone (clipped to the window), and sees air for the
     couch and the mask."""
     spacing = np.array([2.0, 2.0, 3.0])
-    z, y, x = np.meshgrid(*(np.arange(n) * s for n, s in zip((40, 100, 100), spacing[::-1], strict=True)), indexing="ij")
+    axes = (np.arange(n) * s for n, s in zip((40, 100, 100), spacing[::-1], strict=True))
+    z, y, x = np.meshgrid(*axes, indexing="ij")
     r = np.sqrt(((x - 100) / 60) ** 2 + ((y - 95) / 70) ** 2 + ((z - 60) / 50) ** 2)
     hu = np.full(r.shape, -1000.0, np.float32)
     head = r <= 1.0
