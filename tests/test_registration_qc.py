@@ -27,9 +27,8 @@ def family(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registered(family):
-    root = family
-    ct, mr, landmarks_ct, landmarks_mr = qc_calibration.read_pair(root, "case_01")
-    work = root / "registration"
+    ct, mr, landmarks_ct, landmarks_mr = qc_calibration.read_pair(family, "case_01")
+    work = family / "registration"
     result = register(
         ct, mr, PARAMETER_FILES, work, threads=2, case="case_01", landmarks_ct=landmarks_ct, landmarks_mr=landmarks_mr
     )

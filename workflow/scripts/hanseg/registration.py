@@ -592,10 +592,8 @@ def ct_for_metric(ct: sitk.Image) -> sitk.Image:
     windowed to :data:`METRIC_HU_WINDOW`.
 
     A radiotherapy CT shows the couch, the thermoplastic mask and its frame, none of which is in the MR; mutual
-    information pairs them with the MR's air and they pull the optimum. The patient is the CT's head mask of the QC
-    (:func:`hanseg.alignment.head_mask`: above -400 HU, opened so that thin set-up objects come off, largest
-    component, filled), found on a :data:`BODY_GRID_MM` grid and grown by one of its voxels so that the skin edge
-    stays whole (:func:`ct_patient_mask`); everything outside it becomes air.
+    information pairs them with the MR's air and they pull the optimum. Everything outside :func:`ct_patient_mask`,
+    found on a :data:`BODY_GRID_MM` grid and grown by one of its voxels so that the skin edge stays whole, becomes air.
     """
     ct = sitk.Cast(ct, sitk.sitkFloat32)
     air, top = METRIC_HU_WINDOW
