@@ -1,6 +1,6 @@
 # hanseg-workflow: the HaN-Seg dataset paper's nnU-Net baseline, end to end.
-# Quick start and the command-line contract: README.md. Config keys: config/README.md and the schema,
-# workflow/scripts/hanseg/data/config.schema.yaml.
+# Quick start: README.md; the command-line contract: docs/command-line.md. Config keys: config/README.md and the schema,
+# workflow/scripts/hanseg/resources/config.schema.yaml.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from hanseg.reproduction import Bootstrap, bootstrap_interval, verdict
+from hanseg.reporting.paper_comparison import Bootstrap, bootstrap_interval, verdict
 
 PAPER_CASES = 14
 OUR_CASES = (5, 8, 11, 14, 21, 42)

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))  # the shared phantom-case helper
+sys.path.insert(0, str(REPO))  # tests.support: the shared phantom-case helper
 
 DATASET_ID, DATASET_NAME, CONFIGURATION = 991, "HanSegCPUBench", "3d_fullres"
 
@@ -51,14 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     nnunet = demo["nnunet"]
     spacing = demo["preprocessing"]["target_spacing"]
 
-    from phantom_cases import resampled_phantom_case, write_holdout_dataset
-
-    from hanseg import layout
+    from hanseg.core import dataset_layout
+    from hanseg.dataset.phantom import PhantomOptions, generate
     from hanseg.nnunet import model_folder
     from hanseg.nnunet.plan import plan_and_preprocess, write_derived_plans
     from hanseg.nnunet.predict import Predictor
     from hanseg.nnunet.train import train_fold
-    from hanseg.phantom import PhantomOptions, generate
+    from tests.support.phantom_cases import resampled_phantom_case, write_holdout_dataset
 
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
@@ -67,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         generate(base / "phantom", PhantomOptions(cases=args.cases, seed=0, ct_shape=shape))
         cases = {}
         for index in range(1, args.cases + 1):
-            case = layout.case_id(index)
+            case = dataset_layout.case_id(index)
             cases[case], summary = resampled_phantom_case(
                 base / "phantom", case, base / "resampled" / case, spacing, body_crop=demo["preprocessing"]["body_crop"]
             )
-        test_case = layout.case_id(args.cases)
+        test_case = dataset_layout.case_id(args.cases)
         root = base / "nnunet"
         write_holdout_dataset(root, DATASET_ID, DATASET_NAME, cases, test_case)
         own = plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=args.threads)

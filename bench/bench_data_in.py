@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from hanseg import layout  # noqa: E402
 from hanseg.cli import _shape  # noqa: E402
+from hanseg.core import dataset_layout  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -27,7 +27,7 @@ def _peak_mb() -> float:
 
 
 def _generate(out: str, cases: int, shape: tuple[int, int, int]) -> tuple[float, float]:
-    from hanseg.phantom import PhantomOptions, generate
+    from hanseg.dataset.phantom import PhantomOptions, generate
 
     started = time.perf_counter()
     generate(out, PhantomOptions(cases=cases, seed=0, ct_shape=shape))
@@ -35,15 +35,15 @@ def _generate(out: str, cases: int, shape: tuple[int, int, int]) -> tuple[float,
 
 
 def _inventory(root: str) -> tuple[float, float, list[float]]:
-    from hanseg.inventory import inspect_case
-    from hanseg.metadata import read_organ_availability, read_patients
+    from hanseg.dataset.inventory import inspect_case
+    from hanseg.dataset.metadata import read_organ_availability, read_patients
 
-    set_folder = layout.set_dir(root)
+    set_folder = dataset_layout.set_dir(root)
     started = time.perf_counter()
-    availability = read_organ_availability(set_folder / layout.OAR_CSV)
-    patients = read_patients(set_folder / layout.PATIENT_CSV)
+    availability = read_organ_availability(set_folder / dataset_layout.OAR_CSV)
+    patients = read_patients(set_folder / dataset_layout.PATIENT_CSV)
     per_case = []
-    for case in layout.list_cases(root):
+    for case in dataset_layout.list_cases(root):
         t0 = time.perf_counter()
         inspect_case(root, case, availability, patients)
         per_case.append(time.perf_counter() - t0)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         with context.Pool(1) as pool:
             seconds, peak = pool.apply(_generate, (tmp, args.cases, args.shape))
-        root = Path(tmp) / layout.TOP_DIR
+        root = Path(tmp) / dataset_layout.TOP_DIR
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         with context.Pool(1) as pool:
             inv_seconds, inv_peak, per_case = pool.apply(_inventory, (str(root),))

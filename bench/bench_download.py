@@ -1,4 +1,4 @@
-"""Benchmark hanseg.download against a local HTTP server: clean transfer, transfer with drops, and SHA-256.
+"""Benchmark hanseg.dataset.download against a local HTTP server: clean transfer, transfer with drops, and SHA-256.
 
 Run on demand (not a test): ``python bench/bench_download.py [--mb 512]``. It answers "do resuming and
 verifying cost much?" for the 4.9 GB HaN-Seg archive. The figures bound what the downloader itself can do
@@ -19,12 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the shared test server
+sys.path.insert(0, str(REPO_ROOT))  # tests.support: the shared test server
 sys.path.insert(0, str(REPO_ROOT / "workflow" / "scripts"))  # hanseg, even without the editable install
 
-from http_server import FileServer, Misbehaviour  # noqa: E402
-
-from hanseg.download import download_file, sha256_of  # noqa: E402
+from hanseg.dataset.download import download_file, sha256_of  # noqa: E402
+from tests.support.http_server import FileServer, Misbehaviour  # noqa: E402
 
 MB = 1_000_000
 

@@ -1,4 +1,4 @@
-"""Benchmark hanseg.metrics against DeepMind's surface-distance on a synthetic HaN-Seg-sized case.
+"""Benchmark hanseg.evaluation.metrics against DeepMind's surface-distance on a synthetic HaN-Seg-sized case.
 
 Run on demand (not a test):
 
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from hanseg import metrics
-from hanseg.defaults import HD_PERCENTILE, TARGET_SPACING
+from hanseg.core.defaults import HD_PERCENTILE, TARGET_SPACING
+from hanseg.evaluation import metrics
 
 try:  # optional: the reference implementation is a test-only dependency
     import surface_distance

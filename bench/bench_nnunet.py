@@ -16,12 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))  # the shared phantom-case helper
+sys.path.insert(0, str(REPO))  # tests.support: the shared phantom-case helper
 
 from hanseg.cli import _shape  # noqa: E402
-from hanseg.defaults import TARGET_SPACING  # noqa: E402
+from hanseg.core.defaults import TARGET_SPACING  # noqa: E402
 
 DATASET_ID, DATASET_NAME, CONFIGURATION = 990, "HanSegBench", "3d_fullres"
 
@@ -39,14 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmpdir", default=None)
     args = parser.parse_args(argv)
 
-    from phantom_cases import resampled_phantom_case, write_holdout_dataset
-
-    from hanseg import layout
+    from hanseg.core import dataset_layout
+    from hanseg.dataset.phantom import PhantomOptions, generate
     from hanseg.nnunet import dataset_folder_name, model_folder
     from hanseg.nnunet.plan import plan_and_preprocess
     from hanseg.nnunet.predict import Predictor
     from hanseg.nnunet.train import train_fold
-    from hanseg.phantom import PhantomOptions, generate
+    from tests.support.phantom_cases import resampled_phantom_case, write_holdout_dataset
 
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         base = Path(tmp)
@@ -54,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         cases = {}
         started = time.perf_counter()
         for index in range(1, args.cases + 1):
-            case = layout.case_id(index)
+            case = dataset_layout.case_id(index)
             out = base / "resampled" / case
             cases[case], summary = resampled_phantom_case(base / "phantom", case, out, args.spacing)
         resample_seconds = time.perf_counter() - started
-        test_case = layout.case_id(args.cases)
+        test_case = dataset_layout.case_id(args.cases)
         root = base / "nnunet"
         roots = write_holdout_dataset(root, DATASET_ID, DATASET_NAME, cases, test_case)
         name = dataset_folder_name(DATASET_ID, DATASET_NAME)

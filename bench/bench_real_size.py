@@ -1,9 +1,9 @@
 """Benchmark every per-case stage on phantom cases of the real data's sizes: wall, CPU, peak memory, disk.
 
 Run on demand (not a test): ``python bench/bench_real_size.py [--geometry median largest] [--csv out.csv]``.
-Each geometry is one phantom case with the real data's matrix, spacing and field of view (README, "What the paper's
-run costs"); its stages run one after the other, each as its own process through the `hanseg` command line (nnU-Net's
-conversion and preprocessing through the package's functions, as the rules call them):
+Each geometry is one phantom case with the real data's matrix, spacing and field of view (docs/costs.md,
+"Per-case stages at real size"); its stages run one after the other, each as its own process through the `hanseg`
+command line (nnU-Net's conversion and preprocessing through the package's functions, as the rules call them):
 inventory, clip, register (elastix, `--threads`), resample (onto the configured grid), nnU-Net dataset + fingerprint,
 plan and preprocess of that case, nnU-Net prediction with a tiny CPU model (trained for one iteration first, a setup
 row: what prediction costs depends on the grid, the classes and the patch tiling, not on the weights) of the central
@@ -18,7 +18,8 @@ by one voxel: a stand-in prediction, so that the metrics and figure 4 have surfa
 - disk: the bytes of the files the stage wrote (its output folder).
 
 A stage whose tree passes ``--mem-limit-gb`` is killed and reported as such, and the stages that need its output are
-skipped (prediction's output is needed by none: its memory grows with the grid times the classes, see the README).
+skipped (prediction's output is needed by none: its memory grows with the grid times the classes: docs/costs.md,
+"Prediction memory").
 Geometries are presets (``--geometry median``) or ``NAME:CTxCTxCT:FOV_MM:SLICE_MM:MRxMRxMR:SXxSYxSZ``.
 """
 
@@ -37,7 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from hanseg.cli import _shape, _spacing  # noqa: E402
@@ -118,7 +120,7 @@ if __name__ == "__main__":
 """
 
 #: Prediction of the central `slices` slices of the case's grid (0: all), whole in-plane: on a CPU the whole grid
-#: of a real-size case takes tens of minutes; time and memory grow with the voxels (README, the cost model).
+#: of a real-size case takes tens of minutes; time and memory grow with the voxels (docs/costs.md, "Prediction memory").
 NNUNET_PREDICT = """
 import sys
 from pathlib import Path
@@ -145,9 +147,9 @@ FIGURES = """
 import sys
 from pathlib import Path
 import SimpleITK as sitk
-from hanseg.figures.images import figure1, figure4
-from hanseg.figures.surface import figure3
-from hanseg.images import read_image
+from hanseg.core.images import read_image
+from hanseg.reporting.figures.images import figure1, figure4
+from hanseg.reporting.figures.surface import figure3
 
 if __name__ == "__main__":
     work, case = Path(sys.argv[1]), sys.argv[2]

@@ -1,9 +1,9 @@
 """Benchmark registration and resampling on realistic-size phantoms.
 
 Run on demand (not a test): ``python bench/bench_registration.py [--cases 3] [--shape 512x512x150]``.
-For each case: TRE (mean, max) and seconds with the project's parameter files (hanseg/data/elastix) and with elastix's
-default rigid + B-spline maps, side by side on the same images and the same initialisation; then the peak memory
-(RSS) of a `register_mr` job and of a `resample` job, each measured in a fresh process.
+For each case: TRE (mean, max) and seconds with the project's parameter files (hanseg/resources/elastix) and with
+elastix's default rigid + B-spline maps, side by side on the same images and the same initialisation; then the peak
+memory (RSS) of a `register_mr` job and of a `resample` job, each measured in a fresh process.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from hanseg.cli import _shape  # noqa: E402
-from hanseg.defaults import ELASTIX_PARAMETER_FILES, HU_CLIP, resolve_data_files  # noqa: E402
+from hanseg.core.defaults import ELASTIX_PARAMETER_FILES, HU_CLIP, resolve_data_files  # noqa: E402
 
 PROJECT = resolve_data_files(ELASTIX_PARAMETER_FILES)
 
@@ -36,7 +37,7 @@ def _default_parameter_files(folder: Path) -> list[Path]:
     """elastix's own default rigid and B-spline maps (the 'elastix defaults' column)."""
     import itk
 
-    from hanseg.registration import write_parameter_map
+    from hanseg.registration.elastix import write_parameter_map
 
     parameters = itk.ParameterObject.New()
     files = []
@@ -53,9 +54,10 @@ def _default_parameter_files(folder: Path) -> list[Path]:
 def _register(root: str, case: str, parameter_files: list[str], work: str) -> tuple[dict, float]:
     import SimpleITK as sitk
 
-    from hanseg.images import clip_intensity
-    from hanseg.landmarks import read_landmarks
-    from hanseg.registration import register, write_outputs
+    from hanseg.core.images import clip_intensity
+    from hanseg.core.landmarks import read_landmarks
+    from hanseg.jobs.registration import RegistrationFiles, write_registration
+    from hanseg.registration.mr_to_ct import register
 
     folder = Path(root) / "HaN-Seg/set_1" / case
     ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), *HU_CLIP)
@@ -75,7 +77,8 @@ def _register(root: str, case: str, parameter_files: list[str], work: str) -> tu
         )
     except Exception as error:  # a failing parameter set is a result too
         return {"error": str(error)}, _peak_mb()
-    write_outputs(result, work, Path(work) / "qc.png", ct, title=case)
+    files = RegistrationFiles.in_folder(work, stages=len(result.transform_files) - 1)
+    write_registration(result, files, ct, title=case)
     report = result.report
     report["wall_s"] = time.perf_counter() - started
     return report, _peak_mb()
@@ -84,12 +87,12 @@ def _register(root: str, case: str, parameter_files: list[str], work: str) -> tu
 def _resample(root: str, case: str, work: str, body_crop: bool = False) -> tuple[float, float, int]:
     import SimpleITK as sitk
 
-    from hanseg import layout
-    from hanseg.images import clip_intensity
-    from hanseg.resampling import ResampledFiles, resample_case
+    from hanseg.core import dataset_layout
+    from hanseg.core.images import clip_intensity
+    from hanseg.preprocessing.resampling import ResampledFiles, resample_case
 
     folder = Path(root) / "HaN-Seg/set_1" / case
-    organs = {layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
+    organs = {dataset_layout.parse_organ_file(p.name)[1]: p for p in folder.glob("*.seg.nrrd")}
     ct = clip_intensity(sitk.ReadImage(str(folder / f"{case}_IMG_CT.nrrd")), *HU_CLIP)
     started = time.perf_counter()
     summary = resample_case(
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qc-out", type=Path, default=None, help="copy case_01's QC picture here")
     args = parser.parse_args(argv)
     context = get_context("spawn")  # a fresh process per job: its peak RSS is the job's own
-    from hanseg.phantom import PhantomOptions, generate
+    from hanseg.dataset.phantom import PhantomOptions, generate
 
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:
         root = Path(tmp)

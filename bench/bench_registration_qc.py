@@ -1,12 +1,12 @@
 """Calibrate the registration QC on the realistic family: candidates' separation, false fail/pass rates, a figure.
 
-For each pair of a seeded family (:mod:`hanseg.phantom_realistic`): the registration (TRE rigid only and rigid +
+For each pair of a seeded family (:mod:`hanseg.dataset.phantom_family`): the registration (TRE rigid only and rigid +
 B-spline, seconds), the same result offset by 3, 5, 10 and 20 mm and rotated by 3, 5 and 10 degrees, and the
-registration of the MR mirrored left-right; every candidate measure of :mod:`hanseg.alignment` on each
-(:mod:`hanseg.qc_calibration`). Prints, per candidate, the worst good value, the best value among the results that
-must be flagged (>= 5 mm, >= 5 degrees, mirrored) and the margin between them (negative: they overlap); then, for
-the chosen measure at the config's default thresholds, the outcome counts per kind of result, the false-fail rate
-(good results that fail) and the false-pass rate (must-flag results that pass). Writes the values (JSON) and the
+registration of the MR mirrored left-right; every candidate measure of :mod:`hanseg.registration.qc_measures` on each
+(:mod:`hanseg.registration.qc_calibration`). Prints, per candidate, the worst good value, the best value among the
+results that must be flagged (>= 5 mm, >= 5 degrees, mirrored) and the margin between them (negative: they overlap);
+then, for the chosen measure at the config's default thresholds, the outcome counts per kind of result, the false-fail
+rate (good results that fail) and the false-pass rate (must-flag results that pass). Writes the values (JSON) and the
 distributions (PNG) into --out.
 
     python bench/bench_registration_qc.py --pairs 4 --shape 128x128x64 --out bench_qc
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hanseg import alignment, defaults, qc_calibration
-from hanseg.phantom_realistic import RealisticOptions, generate
+from hanseg.core import defaults
+from hanseg.dataset.phantom_family import RealisticOptions, generate
+from hanseg.registration import qc_calibration, qc_measures
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -32,10 +33,10 @@ def _shape(text: str) -> tuple[int, int, int]:
 
 
 def figure(records: list[dict], out_png: Path) -> None:
-    from hanseg.figures.style import pyplot, save
+    from hanseg.reporting.figures.style import pyplot, save
 
     plt = pyplot()
-    names = list(alignment.CANDIDATES)
+    names = list(qc_measures.CANDIDATES)
     kinds = ["good"] + [name for name, _, _ in qc_calibration.FAILURES]
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 4.2), constrained_layout=True)
     for ax, name in zip(axes, names, strict=True):
@@ -45,10 +46,10 @@ def figure(records: list[dict], out_png: Path) -> None:
             ax.scatter(values, [row] * len(values), s=18, color=colour)
         ax.set_yticks(range(len(kinds)), kinds if ax is axes[0] else [""] * len(kinds))
         ax.invert_yaxis()
-        ax.set_title(name + (" (QC check)" if name in alignment.CHECKS else ""), fontsize=9)
-        if name in alignment.CHECKS:
+        ax.set_title(name + (" (QC check)" if name in qc_measures.CHECKS else ""), fontsize=9)
+        if name in qc_measures.CHECKS:
             for key, style in (("warn", ":"), ("fail", "--")):
-                ax.axvline(alignment.default_thresholds()[name][key], color="k", linestyle=style, linewidth=1)
+                ax.axvline(qc_measures.default_thresholds()[name][key], color="k", linestyle=style, linewidth=1)
             if name != "mirror_nmi_gain":
                 ax.set_xscale("log")
     fig.suptitle("Registration QC candidates on the realistic family (green: good, red: must be flagged)")
@@ -115,7 +116,7 @@ def main() -> None:
         for name, row in qc_calibration.margins(records).items():
             print(
                 f"  {name:24s} {row['worst_good']:8.3f} {row['best_must_flag']:8.3f} {row['gap']:8.3f} "
-                f"({row['gap_in_good_sd']:.2f} SD){'  <- QC check' if name in alignment.CHECKS else ''}"
+                f"({row['gap_in_good_sd']:.2f} SD){'  <- QC check' if name in qc_measures.CHECKS else ''}"
             )
         print("\nper check, on the failures it is there for (worst good, best of those failures, margin):")
         for name, kinds in (("realignment_mm", ("offset", "rotation")), ("mirror_nmi_gain", ("mirror",))):
@@ -128,7 +129,7 @@ def main() -> None:
             ]
             if bad:
                 print(f"  {name:24s} {max(good):8.3f} {min(bad):8.3f} {min(bad) - max(good):8.3f}")
-        thresholds = alignment.default_thresholds()
+        thresholds = qc_measures.default_thresholds()
         counts = qc_calibration.qc_outcomes(records, thresholds)
         print(f"\nthe QC at the config's defaults {thresholds}: pass / warn / fail")
         for name, row in counts.items():
@@ -155,7 +156,7 @@ def main() -> None:
     statuses = [r["qc"]["status"] for r in records if r.get("qc")]
     print(
         f"B-spline stage kept in {sum(kept)}/{len(kept)} pairs; QC of the good results: "
-        + ", ".join(f"{s} {statuses.count(s)}" for s in alignment.STATUSES)
+        + ", ".join(f"{s} {statuses.count(s)}" for s in qc_measures.STATUSES)
     )
     print("per pair: TRE mean/max rigid + B-spline (as kept), rigid only, seconds, QC")
     for r in records:

@@ -32,12 +32,11 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from hanseg.defaults import TARGET_SPACING
-from hanseg.figures import cohort, images, results, surface
-from hanseg.provenance import provenance, write_provenance
-from hanseg.table1 import table1, write_table1
-
-REPO = Path(__file__).resolve().parents[1]
+from hanseg.core.defaults import TARGET_SPACING
+from hanseg.reporting.figures import cohort, images, results, surface
+from hanseg.reporting.provenance import provenance, write_provenance
+from hanseg.reporting.table1 import table1, write_table1
+from tests.support import REPO
 
 
 def _peak_rss_mb() -> float:

@@ -37,7 +37,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 #: Sustained half-precision throughput of 3D convolutions assumed for the estimate (TFLOP/s): about a
@@ -58,15 +59,15 @@ def measure(results: Path, experiment: str, threads: int) -> None:
     import pandas as pd
     import SimpleITK as sitk
 
-    from hanseg import layout
-    from hanseg.evaluation_files import evaluate_files
-    from hanseg.segment import segment_case
+    from hanseg.core import dataset_layout
+    from hanseg.evaluation.case_files import evaluate_files
+    from hanseg.jobs.segment import segment_case
 
     case = _held_out(results)
     folder = results / "data" / "HaN-Seg" / "set_1" / case
     (model,) = (results / "experiments" / experiment / "nnunet" / "results").glob("Dataset*/*__*__*")
     record = json.loads((model / "hanseg_model.json").read_text())
-    mr = folder / layout.mr_name(case) if any(c != "CT" for c in record["channels"]) else None
+    mr = folder / dataset_layout.mr_name(case) if any(c != "CT" for c in record["channels"]) else None
     fov = results / "cases" / case / "registration" / "fov_mask.nrrd"
     workflow = pd.read_csv(results / "experiments" / experiment / "evaluation" / "cases" / f"{case}.tsv", sep="\t")
     workflow = workflow.set_index("organ")
@@ -77,7 +78,7 @@ def measure(results: Path, experiment: str, threads: int) -> None:
         for backmap in ("probabilities", "nearest"):
             started = time.perf_counter()
             summary = segment_case(
-                folder / layout.ct_name(case),
+                folder / dataset_layout.ct_name(case),
                 mr,
                 model,
                 Path(tmp) / f"{backmap}.nrrd",
@@ -163,9 +164,9 @@ def backmap_timing(grid: list[int]) -> None:
     import numpy as np
     import SimpleITK as sitk
 
-    from hanseg.backmap import labels_onto, probabilities_onto
-    from hanseg.defaults import TARGET_SPACING
-    from hanseg.images import Grid
+    from hanseg.core.defaults import TARGET_SPACING
+    from hanseg.core.images import Grid
+    from hanseg.preprocessing.backmap import labels_onto, probabilities_onto
 
     rng = np.random.default_rng(0)
     shape = tuple(grid)

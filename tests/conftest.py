@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hanseg.phantom import PhantomOptions, generate
-
-REPO = Path(__file__).resolve().parents[1]
-
-#: Small enough for seconds, large enough that every organ has voxels.
-SMALL = PhantomOptions(cases=3, seed=11, ct_shape=(48, 48, 24))
+from hanseg.dataset.phantom import generate
+from tests.support.phantom_cases import SMALL
 
 
 @pytest.fixture(scope="session")
@@ -43,15 +39,15 @@ def _restore_environment():
 def finished_run(tmp_path_factory) -> Path:
     """The CI phantom run through every rule once per session (minutes: it trains a small nnU-Net).
 
-    Where a SLURM cluster answers (CI starts one), the run is submitted through profiles/slurm (tests/test_slurm.py
-    checks its jobs) and its training's first attempt gets a one-minute time limit, so it resumes on the retry: the
-    tests of the results then also check a run that SLURM cut and resumed. Elsewhere it runs locally; with
-    HANSEG_REQUIRE_SLURM set, a missing cluster is a failure. One run serves both: CI time.
+    Where a SLURM cluster answers (CI starts one), the run is submitted through profiles/slurm
+    (tests/workflow/test_slurm.py checks its jobs) and its training's first attempt gets a one-minute time limit, so
+    it resumes on the retry: the tests of the results then also check a run that SLURM cut and resumed. Elsewhere it
+    runs locally; with HANSEG_REQUIRE_SLURM set, a missing cluster is a failure. One run serves both: CI time.
 
     Read-only by convention: tests that change a finished run work on a copy (shutil.copytree keeps file times and
     Snakemake's records, so the copy has nothing to redo).
     """
-    from workflow_runs import (
+    from tests.support.workflow_runs import (
         TRAIN_RUNTIME_FIRST_ATTEMPT_CUT,
         run_ci_phantom,
         slurm_problem_unless_required,
@@ -71,6 +67,6 @@ def run_with_a_second_experiment(finished_run, tmp_path_factory) -> dict:
     The new experiment trains briefly (its budget lowered in the config); `--rerun-triggers mtime` keeps the finished
     ct_mr model, which that budget change would otherwise retrain. Shared by the experiment and segment tests.
     """
-    from workflow_runs import add_ct_only_experiment
+    from tests.support.workflow_runs import add_ct_only_experiment
 
     return add_ct_only_experiment(finished_run, tmp_path_factory.mktemp("second") / "run")

@@ -1,51 +1,133 @@
+# What every rule file uses: config validation, the run record, the results' paths, the cases, wildcard constraints
+# and the input functions, in the order of the DAG. Defined before used; paths are built one way (f-strings over
+# the templates below, `expand` for lists).
+import shutil
 import sys
 import zipfile
 from pathlib import Path
 
+from snakemake import __version__ as SNAKEMAKE_VERSION
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 # The rules' scripts import the package from next to them; the Snakefile needs it for input functions too.
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
-from hanseg import defaults, layout, runstate  # noqa: E402
+from hanseg.core import dataset_layout, defaults  # noqa: E402
+from hanseg.core.config_check import config_problems  # noqa: E402
+from hanseg.jobs import run_state  # noqa: E402
+from hanseg.nnunet import (
+    PLANS_NAME,
+    dataset_folder_name,
+    model_folder_name,
+)  # noqa: E402
+from hanseg.nnunet.channels import sources as channel_sources_of  # noqa: E402
 
-# The schema ships inside the package (hanseg.defaults reads the same defaults for the command line).
-validate(config, schema="../scripts/hanseg/data/config.schema.yaml")
+
+def stop(*lines):
+    """End the run before any job, with at most three lines and no traceback: the user's next step is to fix what
+    they name."""
+    sys.exit("\n".join(f"hanseg: {line}" for line in lines[:3]))
 
 
-# The run record behind `hanseg status` (README, "When a run dies"): written by the main process of a real run only.
+def check_config():
+    """One line per problem (the key, where it is, the closest valid key), instead of the schema dumped."""
+    problems = config_problems(config)
+    if len(problems) > 2:
+        problems = [
+            *problems[:2],
+            f"... and {len(problems) - 2} more problems of the same config",
+        ]
+    if problems:
+        files = ", ".join(str(path) for path in workflow.configfiles) or "the config"
+        stop(*(f"{files}: {problem}" for problem in problems))
+
+
+def check_conda():
+    """A run that deploys conda envs (profiles/slurm does) without conda says what to do, not "Error running conda
+    info"."""
+    methods = workflow.deployment_settings.deployment_method
+    if DeploymentMethod.CONDA in methods and not (
+        shutil.which("conda") or shutil.which("mamba")
+    ):
+        stop(
+            "conda was not found, but this run creates a conda env per rule (--sdm conda, set by profiles/slurm).",
+            "Install conda (Miniforge) on this machine, or run with the envs your site provides: add "
+            "--sdm env-modules (or --sdm apptainer) to the command.",
+        )
+
+
+check_config()
+check_conda()
+# The schema ships inside the package (hanseg.core.defaults reads the same defaults for the command line); Snakemake's
+# validation fills them in.
+validate(config, schema="../scripts/hanseg/resources/config.schema.yaml")
+
+
+# The run record behind `hanseg status` (docs/recovery.md, "When a run dies"): written by the main process of a real
+# run only.
 onstart:
-    runstate.record_start(log)
+    run_state.record_start(log)
 
 
 onsuccess:
-    runstate.record_end("finished")
+    run_state.record_end("finished")
 
 
 onerror:
-    runstate.record_end("failed")
+    run_state.record_end("failed")
 
 
+DATASET = config["dataset"]
+SOURCE = DATASET["source"]
+NNUNET = config["nnunet"]
+# Experiments share everything up to the resampled cases and the split; each has its own nnU-Net root (so one
+# dataset id serves all), model, predictions and evaluation under experiments/<name>/. The first is the primary one.
+EXPERIMENTS = config["experiments"]
+PRIMARY = next(iter(EXPERIMENTS))
+
+# ---- the results' paths (README, "Where results land") ---------------------------------------------------------
 RESULTS = config["results_dir"].rstrip("/")
 # Logs and benchmarks live with the results, so two runs (the demo and the paper's) never overwrite each other's.
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
-DATASET = config["dataset"]
-SOURCE = DATASET["source"]
+MANIFEST = f"{RESULTS}/data/manifest.json"
+CASE = f"{RESULTS}/cases/{{case}}"
+CLIPPED_CT = f"{CASE}/ct_clipped.nrrd"
+REGISTRATION = f"{CASE}/registration"
+RESAMPLED = f"{CASE}/resampled"
+SPLIT_TSV = f"{RESULTS}/split/split.tsv"
+NNUNET_DATASET = dataset_folder_name(NNUNET["dataset_id"], NNUNET["dataset_name"])
+# nnU-Net's own plans, or the smaller plans derived from them (nnunet.plans_overrides: the CPU demo and tests).
+NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", PLANS_NAME)
+EXPERIMENT = f"{RESULTS}/experiments/{{variant}}"
+NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
+NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
+NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/" + model_folder_name(
+    NNUNET["trainer"], NNUNET_PLANS, NNUNET["configuration"]
+)
+PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
+# The model's result on the original CT's grid (the challenge's label map, and a Slicer .seg.nrrd beside it).
+SEGMENTATION = f"{EXPERIMENT}/segmentations/{{case}}.nrrd"
+EVALUATION = f"{EXPERIMENT}/evaluation"
+FIGURES = f"{RESULTS}/figures"
+TABLES = f"{RESULTS}/tables"
+
+# ---- the cases --------------------------------------------------------------------------------------------------
 # Set 1 of the public archive holds case_01..case_42 (dataset facts); listing them here lets a dry run show the
 # whole DAG before anything is downloaded.
-PUBLIC_SET1_CASES = [layout.case_id(i) for i in range(1, 43)]
+PUBLIC_SET1_CASES = [dataset_layout.case_id(i) for i in range(1, 43)]
 
 
 def local_path():
     path = DATASET["local_path"]
     if not path:
-        raise ValueError(
-            "dataset.local_path must be set when dataset.source is 'local'"
-        )
+        stop("dataset.local_path must be set when dataset.source is 'local'")
     path = Path(path).expanduser()
     if not path.exists():
-        raise ValueError(f"dataset.local_path: {path} does not exist")
+        stop(
+            f"dataset.local_path: {path} does not exist (the extracted HaN-Seg folder or HaN-Seg.zip)"
+        )
     return path
 
 
@@ -62,20 +144,20 @@ def cases_in_local_source():
             p[i + 1]
             for p in parts
             for i in range(len(p) - 1)
-            if p[i] == layout.TRAIN_SET
+            if p[i] == dataset_layout.TRAIN_SET
         }
         found = sorted(
-            (n for n in names if layout.is_case_id(n)), key=lambda c: int(c[5:])
+            (n for n in names if dataset_layout.is_case_id(n)), key=lambda c: int(c[5:])
         )
     else:
-        root = layout.find_data_root(path)
+        root = dataset_layout.find_data_root(path)
         if root is None:
-            raise ValueError(
-                f"dataset.local_path: no {layout.TRAIN_SET}/ folder under {path}"
+            stop(
+                f"dataset.local_path: no {dataset_layout.TRAIN_SET}/ folder under {path}"
             )
-        found = layout.list_cases(root)
+        found = dataset_layout.list_cases(root)
     if not found:
-        raise ValueError(f"dataset.local_path: no case_NN folders in {path}")
+        stop(f"dataset.local_path: no case_NN folders in {path}")
     return found
 
 
@@ -85,7 +167,9 @@ def configured_cases():
     if SOURCE == "zenodo":
         return PUBLIC_SET1_CASES
     if SOURCE == "phantom":
-        return [layout.case_id(i) for i in range(1, DATASET["phantom"]["cases"] + 1)]
+        return [
+            dataset_layout.case_id(i) for i in range(1, DATASET["phantom"]["cases"] + 1)
+        ]
     return cases_in_local_source()
 
 
@@ -101,13 +185,10 @@ wildcard_constraints:
 def archive_path():
     """The zip that extract_archive unpacks (none for a local extracted folder)."""
     if SOURCE == "zenodo":
-        return f"{RESULTS}/downloads/{layout.ARCHIVE_NAME}"
+        return f"{RESULTS}/downloads/{dataset_layout.ARCHIVE_NAME}"
     if SOURCE == "phantom":
-        return f"{RESULTS}/phantom/{layout.ARCHIVE_NAME}"
+        return f"{RESULTS}/phantom/{dataset_layout.ARCHIVE_NAME}"
     return str(local_path())
-
-
-MANIFEST = f"{RESULTS}/data/manifest.json"
 
 
 def case_record(wildcards):
@@ -118,8 +199,8 @@ def all_targets():
     return [
         f"{RESULTS}/inventory/cases.tsv",
         f"{RESULTS}/inventory/organs.tsv",
-        *expand(f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd", case=CASES),
-        *expand(f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd", case=CASES),
+        *expand(CLIPPED_CT, case=CASES),
+        *expand(f"{RESAMPLED}/labels.nrrd", case=CASES),
         SPLIT_TSV,
     ]
 
@@ -145,7 +226,7 @@ def landmarks_root():
 
 def registration_inputs(wildcards):
     inputs = {
-        "ct": f"{RESULTS}/cases/{wildcards.case}/ct_clipped.nrrd",
+        "ct": CLIPPED_CT.format(case=wildcards.case),
         "record": case_record(wildcards),
         "parameter_files": elastix_parameter_files(),
     }
@@ -154,18 +235,12 @@ def registration_inputs(wildcards):
     return inputs
 
 
-def registration_dir(wildcards):
-    return f"{RESULTS}/cases/{wildcards.case}/registration"
-
-
 def registration_reports():
-    return expand(
-        f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
-    )
+    return expand(f"{REGISTRATION}/registration.json", case=CASES)
 
 
 def excluding_failed_registrations():
-    """registration.on_fail: exclude (hanseg.exclusion): a failed registration's case leaves the split."""
+    """registration.on_fail: exclude (hanseg.registration.qc_verdict): a failed registration's case leaves the split."""
     return config["registration"]["on_fail"] == "exclude"
 
 
@@ -181,25 +256,6 @@ def split_inputs(wildcards):
 
 
 # ---- split, experiments and nnU-Net ------------------------------------------------------------------------------
-SPLIT_TSV = f"{RESULTS}/split/split.tsv"
-NNUNET = config["nnunet"]
-NNUNET_DATASET = f"Dataset{NNUNET['dataset_id']:03d}_{NNUNET['dataset_name']}"
-# nnU-Net's own plans, or the smaller plans derived from them (nnunet.plans_overrides: the CPU demo and tests).
-NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", "nnUNetPlans")
-NNUNET_MODEL_NAME = f"{NNUNET['trainer']}__{NNUNET_PLANS}__{NNUNET['configuration']}"
-
-# Experiments share everything up to the resampled cases and the split; each has its own nnU-Net root (so one
-# dataset id serves all), model, predictions and evaluation under experiments/<name>/. The first is the primary one.
-EXPERIMENTS = config["experiments"]
-PRIMARY = next(iter(EXPERIMENTS))
-EXPERIMENT = f"{RESULTS}/experiments/{{variant}}"
-NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
-NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
-NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{NNUNET_MODEL_NAME}"
-PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
-# The model's result on the original CT's grid (the challenge's label map, and a Slicer .seg.nrrd beside it).
-SEGMENTATION = f"{EXPERIMENT}/segmentations/{{case}}.nrrd"
-EVALUATION = f"{EXPERIMENT}/evaluation"
 
 
 def comparison_pairs():
@@ -210,11 +266,11 @@ def comparison_pairs():
     for a, b in pairs:
         for name in (a, b):
             if name not in EXPERIMENTS:
-                raise ValueError(
+                stop(
                     f"comparisons: {name!r} is not one of the experiments {list(EXPERIMENTS)}"
                 )
         if a == b:
-            raise ValueError(f"comparisons: cannot compare {a!r} with itself")
+            stop(f"comparisons: cannot compare {a!r} with itself")
     return pairs
 
 
@@ -224,14 +280,12 @@ def channels_of(wildcards):
 
 def channel_sources(variant):
     """The resampled images ("ct", "mr", "fov") the variant's channels are made from."""
-    from hanseg.nnunet.channels import sources
-
-    return sources(EXPERIMENTS[variant]["channels"])
+    return channel_sources_of(EXPERIMENTS[variant]["channels"])
 
 
 def resampled(case, source):
     name = {"ct": "ct", "mr": "mr", "fov": "fov_mask", "labels": "labels"}[source]
-    return f"{RESULTS}/cases/{case}/resampled/{name}.nrrd"
+    return f"{RESAMPLED}/{name}.nrrd".format(case=case)
 
 
 def nnunet_dataset_inputs(wildcards):
@@ -345,7 +399,7 @@ def train_resources():
 def segment_inputs(wildcards):
     """What `nnunet_predict` reads, and the original CT's grid (the clipped CT keeps it exactly)."""
     inputs = prediction_inputs(wildcards)
-    inputs["original_ct"] = f"{RESULTS}/cases/{wildcards.case}/ct_clipped.nrrd"
+    inputs["original_ct"] = CLIPPED_CT.format(case=wildcards.case)
     return inputs
 
 
@@ -356,14 +410,16 @@ def evaluation_inputs(wildcards):
         # labelmap: the training label map itself (one label per voxel); masks: each organ's full mask
         reference = {"labelmap": "labels.nrrd", "masks": "organs"}
         inputs["reference"] = (
-            f"{RESULTS}/cases/{case}/resampled/{reference[config['evaluation']['reference']]}"
+            f"{RESAMPLED}/{reference[config['evaluation']['reference']]}".format(
+                case=case
+            )
         )
-        fov = f"{RESULTS}/cases/{case}/resampled/fov_mask.nrrd"
+        fov = f"{RESAMPLED}/fov_mask.nrrd".format(case=case)
     else:
         # the segment rule's label map on the CT's grid: one back-mapping for the workflow and `hanseg segment`
         inputs["prediction"] = segmentation_of(wildcards.variant, case)
         inputs["record"] = case_record(wildcards)
-        fov = f"{RESULTS}/cases/{case}/registration/fov_mask.nrrd"
+        fov = f"{REGISTRATION}/fov_mask.nrrd".format(case=case)
     if config["evaluation"]["crop_to_mr_fov"]:
         inputs["fov"] = fov
     return inputs
@@ -371,10 +427,7 @@ def evaluation_inputs(wildcards):
 
 def evaluation_targets(wildcards):
     return expand(
-        f"{EVALUATION}/cases/{{case}}.tsv".format(
-            variant=wildcards.variant, case="{case}"
-        ),
-        case=test_cases(),
+        f"{EVALUATION}/cases/{{case}}.tsv", variant=wildcards.variant, case=test_cases()
     )
 
 
@@ -390,9 +443,8 @@ def aggregate_inputs(wildcards):
 
 def laterality_targets(wildcards):
     return expand(
-        f"{EVALUATION}/laterality/{{case}}.tsv".format(
-            variant=wildcards.variant, case="{case}"
-        ),
+        f"{EVALUATION}/laterality/{{case}}.tsv",
+        variant=wildcards.variant,
         case=test_cases(),
     )
 
@@ -401,12 +453,8 @@ def overlap_records(wildcards):
     """Resampling's overlap counts and organ sizes of the test cases, for the Dice-ceiling table."""
     cases = test_cases()
     return {
-        "overlaps": expand(
-            f"{RESULTS}/cases/{{case}}/resampled/overlaps.tsv", case=cases
-        ),
-        "summaries": expand(
-            f"{RESULTS}/cases/{{case}}/resampled/resample.json", case=cases
-        ),
+        "overlaps": expand(f"{RESAMPLED}/overlaps.tsv", case=cases),
+        "summaries": expand(f"{RESAMPLED}/resample.json", case=cases),
     }
 
 
@@ -432,10 +480,6 @@ def segmentation_targets(wildcards):
 
 
 # ---- figures, tables and the report ------------------------------------------------------------------------------
-from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
-
-FIGURES = f"{RESULTS}/figures"
-TABLES = f"{RESULTS}/tables"
 # The paper's figures show case 21; a run without it (phantom, a subset) shows its first case instead.
 FIGURE_CASE = (
     config["figures"]["case"] if config["figures"]["case"] in CASES else CASES[0]
@@ -451,8 +495,8 @@ def figure4_case():
 def figure4_inputs(wildcards):
     case = figure4_case()
     return {
-        "ct": f"{RESULTS}/cases/{case}/resampled/ct.nrrd",
-        "reference": f"{RESULTS}/cases/{case}/resampled/labels.nrrd",
+        "ct": f"{RESAMPLED}/ct.nrrd".format(case=case),
+        "reference": f"{RESAMPLED}/labels.nrrd".format(case=case),
         "prediction": prediction_of(PRIMARY, case),
     }
 

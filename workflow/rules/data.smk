@@ -10,7 +10,7 @@ localrules:
 
 rule download_archive:
     output:
-        f"{RESULTS}/downloads/{layout.ARCHIVE_NAME}",
+        f"{RESULTS}/downloads/{dataset_layout.ARCHIVE_NAME}",
     log:
         f"{LOGS}/download_archive.log",
     conda:
@@ -26,7 +26,7 @@ rule download_archive:
 
 rule make_phantom:
     output:
-        archive=f"{RESULTS}/phantom/{layout.ARCHIVE_NAME}",
+        archive=f"{RESULTS}/phantom/{dataset_layout.ARCHIVE_NAME}",
         truth=directory(f"{RESULTS}/phantom/truth"),
     log:
         f"{LOGS}/make_phantom.log",
@@ -82,7 +82,7 @@ else:
         conda:
             "../envs/data.yaml"
         params:
-            target=f"{RESULTS}/data/{layout.TOP_DIR}",
+            target=f"{RESULTS}/data/{dataset_layout.TOP_DIR}",
             source=SOURCE,
         script:
             "../scripts/extract_archive.py"

@@ -72,10 +72,7 @@ rule aggregate:
         mem_mb=2000,
         runtime=10,
     params:
-        resamples=config["evaluation"]["bootstrap"]["resamples"],
-        seed=config["evaluation"]["bootstrap"]["seed"],
-        confidence=config["evaluation"]["bootstrap"]["confidence"],
-        min_cases=config["evaluation"]["bootstrap"]["min_cases"],
+        bootstrap=canonical(config["evaluation"]["bootstrap"]),
     script:
         "../scripts/aggregate.py"
 
@@ -108,7 +105,7 @@ rule laterality:
     # Dice alone can hide (symmetric pairs).
     input:
         prediction=PREDICTION,
-        reference=f"{RESULTS}/cases/{{case}}/resampled/labels.nrrd",
+        reference=f"{RESAMPLED}/labels.nrrd",
     output:
         table=f"{EVALUATION}/laterality/{{case}}.tsv",
     log:
@@ -172,10 +169,7 @@ rule compare_experiments:
         mem_mb=2000,
         runtime=10,
     params:
-        resamples=config["evaluation"]["bootstrap"]["resamples"],
-        seed=config["evaluation"]["bootstrap"]["seed"],
-        confidence=config["evaluation"]["bootstrap"]["confidence"],
-        min_cases=config["evaluation"]["bootstrap"]["min_cases"],
+        bootstrap=canonical(config["evaluation"]["bootstrap"]),
         description_a=lambda wildcards: EXPERIMENTS[wildcards.a].get("description", ""),
         description_b=lambda wildcards: EXPERIMENTS[wildcards.b].get("description", ""),
     script:

@@ -41,9 +41,9 @@ rule table1:
 
 rule figure1:
     input:
-        ct=f"{RESULTS}/cases/{FIGURE_CASE}/ct_clipped.nrrd",
-        mr=f"{RESULTS}/cases/{FIGURE_CASE}/registration/mr_in_ct.nrrd",
-        fov=f"{RESULTS}/cases/{FIGURE_CASE}/registration/fov_mask.nrrd",
+        ct=CLIPPED_CT.format(case=FIGURE_CASE),
+        mr=f"{REGISTRATION}/mr_in_ct.nrrd".format(case=FIGURE_CASE),
+        fov=f"{REGISTRATION}/fov_mask.nrrd".format(case=FIGURE_CASE),
     output:
         png=report(
             f"{FIGURES}/figure1_ct_mr.png",
@@ -93,7 +93,7 @@ rule figure2:
 
 rule figure3:
     input:
-        labels=f"{RESULTS}/cases/{FIGURE_CASE}/resampled/labels.nrrd",
+        labels=f"{RESAMPLED}/labels.nrrd".format(case=FIGURE_CASE),
     output:
         png=report(
             f"{FIGURES}/figure3_organs_3d.png",
@@ -218,12 +218,10 @@ rule comparison_figure:
 
 rule registration_montage:
     input:
-        ct=expand(f"{RESULTS}/cases/{{case}}/ct_clipped.nrrd", case=CASES),
-        mr=expand(f"{RESULTS}/cases/{{case}}/registration/mr_in_ct.nrrd", case=CASES),
-        fov=expand(f"{RESULTS}/cases/{{case}}/registration/fov_mask.nrrd", case=CASES),
-        report=expand(
-            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
-        ),
+        ct=expand(CLIPPED_CT, case=CASES),
+        mr=expand(f"{REGISTRATION}/mr_in_ct.nrrd", case=CASES),
+        fov=expand(f"{REGISTRATION}/fov_mask.nrrd", case=CASES),
+        report=expand(f"{REGISTRATION}/registration.json", case=CASES),
     output:
         png=report(
             f"{FIGURES}/registration_montage.png",
@@ -248,9 +246,7 @@ rule registration_montage:
 
 rule tre_per_case:
     input:
-        reports=expand(
-            f"{RESULTS}/cases/{{case}}/registration/registration.json", case=CASES
-        ),
+        reports=expand(f"{REGISTRATION}/registration.json", case=CASES),
     output:
         png=report(
             f"{FIGURES}/tre_per_case.png",

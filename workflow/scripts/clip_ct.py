@@ -1,16 +1,9 @@
-import json
-import logging
-from pathlib import Path
-
-from hanseg.images import clip_ct_file
-from hanseg.rulelog import run
+from hanseg.jobs.dataset import clip_ct
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    record = json.loads(Path(snakemake.input.record).read_text())
-    lower, upper = snakemake.params.hu_range
-    counts = clip_ct_file(Path(record["folder"]) / record["ct_file"], snakemake.output.ct, lower, upper)
-    logging.getLogger("hanseg.clip_ct").info("%s", counts)
+    clip_ct(snakemake.input.record, snakemake.output.ct, hu_range=snakemake.params.hu_range)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,13 +1,10 @@
-import pandas as pd
-
-from hanseg.figures.comparison import comparison_figure
-from hanseg.rulelog import run
+from hanseg.jobs.reporting import comparison_figure
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    table = pd.read_csv(snakemake.input.csv, na_values=["nan"])
     comparison_figure(
-        table,
+        snakemake.input.csv,
         snakemake.output.png,
         names=(snakemake.wildcards.a, snakemake.wildcards.b),
         confidence=snakemake.params.confidence,

@@ -1,5 +1,5 @@
-from hanseg.download import download_file
-from hanseg.rulelog import run
+from hanseg.dataset.download import download_file
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):

@@ -1,12 +1,16 @@
-from hanseg.archive import check_layout, extract_zip, write_manifest
-from hanseg.rulelog import run
+from hanseg.jobs.dataset import extract_archive
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    root = extract_zip(snakemake.input.archive, snakemake.params.target)
-    # Not a param: strictness changes whether the job succeeds, never what it writes, so it triggers no rerun.
-    cases = check_layout(root, strict=snakemake.config["dataset"]["strict"])
-    write_manifest(snakemake.output.manifest, root, snakemake.params.source, cases)
+    extract_archive(
+        snakemake.input.archive,
+        snakemake.params.target,
+        snakemake.output.manifest,
+        source=snakemake.params.source,
+        # Not a param: strictness changes whether the job succeeds, never what it writes, so it triggers no rerun.
+        strict=snakemake.config["dataset"]["strict"],
+    )
 
 
 run(snakemake, main)  # noqa: F821

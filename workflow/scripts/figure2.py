@@ -1,12 +1,9 @@
-import pandas as pd
-
-from hanseg.figures.cohort import figure2
-from hanseg.rulelog import run
+from hanseg.jobs.reporting import figure2
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    split = pd.read_csv(snakemake.input.split, sep="\t")
-    figure2(split, snakemake.output.png, method=snakemake.params.method)
+    figure2(snakemake.input.split, snakemake.output.png, method=snakemake.params.method)
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,9 +1,9 @@
-from hanseg.laterality import check_laterality_files
-from hanseg.rulelog import run
+from hanseg.jobs.evaluation import laterality
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    check_laterality_files(
+    laterality(
         snakemake.input.prediction, snakemake.input.reference, snakemake.output.table, case=snakemake.wildcards.case
     )
 

@@ -1,9 +1,9 @@
-from hanseg.laterality import summarise
-from hanseg.rulelog import run
+from hanseg.jobs.evaluation import laterality_summary
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    summarise(snakemake.input.tables, snakemake.output.table, snakemake.output.summary)
+    laterality_summary(snakemake.input.tables, snakemake.output.table, snakemake.output.summary)
 
 
 run(snakemake, main)  # noqa: F821

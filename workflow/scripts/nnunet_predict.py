@@ -1,16 +1,17 @@
-from hanseg.nnunet.predict import Predictor
-from hanseg.rulelog import run
+from hanseg.jobs.nnunet import nnunet_predict
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    predictor = Predictor(
-        snakemake.params.model,
-        [snakemake.params.fold],
+    nnunet_predict(
+        {source: snakemake.input[source] for source in ("ct", "mr", "fov") if source in snakemake.input.keys()},
+        snakemake.output.prediction,
+        model=snakemake.params.model,
+        fold=snakemake.params.fold,
+        channels=snakemake.params.channels,
         device=snakemake.config["nnunet"]["device"],  # how the job runs, not what it computes: not a param
         threads=snakemake.threads,
     )
-    files = {source: snakemake.input[source] for source in ("ct", "mr", "fov") if source in snakemake.input.keys()}
-    predictor.predict_files(list(snakemake.params.channels), files, snakemake.output.prediction)
 
 
 if __name__ == "__main__":

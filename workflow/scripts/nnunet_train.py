@@ -1,5 +1,5 @@
+from hanseg.jobs.rule_runner import run
 from hanseg.nnunet.train import train_fold
-from hanseg.rulelog import run
 
 
 def main(snakemake):

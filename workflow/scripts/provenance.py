@@ -1,24 +1,18 @@
-from pathlib import Path
-
-import pandas as pd
-
-from hanseg.provenance import provenance, write_provenance
-from hanseg.rulelog import run
+from hanseg.jobs.reporting import provenance
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    split = pd.read_csv(snakemake.input.split, sep="\t")
-    # nnU-Net training writes hanseg_training.json beside each fold's final checkpoint.
-    records = [Path(p).with_name("hanseg_training.json") for p in snakemake.input.checkpoints]
-    record = provenance(
-        dict(snakemake.config),
-        split,
-        records,
-        snakemake.params.known_versions,
-        registration_reports=snakemake.input.registrations,
+    provenance(
+        snakemake.config,
+        snakemake.input.split,
+        snakemake.input.checkpoints,
+        snakemake.output.json,
+        snakemake.output.md,
+        known_versions=snakemake.params.known_versions,
+        registrations=snakemake.input.registrations,
         experiments=snakemake.params.experiments,
     )
-    write_provenance(record, snakemake.output.json, snakemake.output.md)
 
 
 run(snakemake, main)  # noqa: F821

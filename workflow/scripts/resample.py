@@ -1,8 +1,8 @@
 import json
 from pathlib import Path
 
-from hanseg.resampling import ResampledFiles, resample_case_files
-from hanseg.rulelog import run
+from hanseg.jobs.rule_runner import run
+from hanseg.preprocessing.resampling import ResampledFiles, resample_case_files
 
 
 def main(snakemake):

@@ -1,11 +1,9 @@
-import pandas as pd
-
-from hanseg.figures.results import boxplots
-from hanseg.rulelog import run
+from hanseg.jobs.reporting import results_boxplots
+from hanseg.jobs.rule_runner import run
 
 
 def main(snakemake):
-    boxplots(pd.read_csv(snakemake.input.per_case, sep="\t"), snakemake.output.png)
+    results_boxplots(snakemake.input.per_case, snakemake.output.png)
 
 
 run(snakemake, main)  # noqa: F821

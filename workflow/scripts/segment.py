@@ -1,5 +1,5 @@
+from hanseg.jobs.rule_runner import run
 from hanseg.nnunet.apply import segment_resampled
-from hanseg.rulelog import run
 
 
 def main(snakemake):

@@ -1,3 +1,4 @@
 """HaN-Seg workflow: the logic behind the Snakemake rules and the `hanseg` command."""
 
-__version__ = "0.1.0"
+#: The workflow's version (CHANGELOG.md); the provenance of every run records it.
+__version__ = "0.2.0"

@@ -1,9 +1,9 @@
 """A trained model applied to a case on the model's grid, the result on the original CT's grid.
 
 One path for the workflow's `segment` rule (the run's own resampled cases) and `hanseg segment` (a new case,
-prepared by :mod:`hanseg.segment` first): nnU-Net predicts with the checkpoint's mirroring axes (left-right never),
-:mod:`hanseg.backmap` brings the result onto the CT's grid, :mod:`hanseg.slicer` writes the challenge's label map and
-the Slicer segmentation. Nothing here registers or resamples (no elastix in the nnU-Net env).
+prepared by :mod:`hanseg.jobs.segment` first): nnU-Net predicts with the checkpoint's mirroring axes (left-right never),
+:mod:`hanseg.preprocessing.backmap` brings the result onto the CT's grid, :mod:`hanseg.core.label_files` writes the
+challenge's label map and the Slicer segmentation. Nothing here registers or resamples (no elastix in the nnU-Net env).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..backmap import METHODS, onto_grid
-from ..images import Grid, read_image
-from ..slicer import slicer_path, write_label_files
-from .channels import read_channels
+from hanseg.core.defaults import BACKMAP
+from hanseg.core.images import Grid, read_image
+from hanseg.core.label_files import slicer_path, write_label_files
+from hanseg.nnunet.channels import read_channels
+from hanseg.preprocessing.backmap import check_method, onto_grid
 
 
 def predict(
@@ -24,14 +25,13 @@ def predict(
     folds: list[str],
     channel_images: list[sitk.Image],
     *,
-    backmap: str = "probabilities",
+    backmap: str = BACKMAP,
     device: str = "cpu",
     threads: int = 1,
 ) -> tuple[sitk.Image, np.ndarray | None]:
     """The model's prediction on its grid, and its class probabilities if `backmap` needs them."""
-    if backmap not in METHODS:
-        raise ValueError(f"backmap must be one of {METHODS}, not {backmap!r}")
-    from .predict import Predictor
+    check_method(backmap)
+    from hanseg.nnunet.predict import Predictor
 
     predictor = Predictor(model_dir, folds, device=device, threads=threads)
     return predictor.predict(channel_images, probabilities=backmap == "probabilities")
@@ -45,13 +45,13 @@ def segment_resampled(
     original_ct: Path | str,
     out_path: Path | str,
     *,
-    backmap: str = "probabilities",
+    backmap: str = BACKMAP,
     device: str = "cpu",
     threads: int = 1,
 ) -> tuple[Path, Path]:
     """The workflow's `segment` rule: a case the run already registered and resampled (`files`: "ct", "mr", "fov"
     on the model's grid, as the channels need them), segmented onto the grid of `original_ct`, exactly as
-    :func:`hanseg.segment.segment_case` segments a new case from there on."""
+    :func:`hanseg.jobs.segment.segment_case` segments a new case from there on."""
     slicer_path(out_path)
     channel_images = read_channels(channels, files)
     target = Grid.of(read_image(original_ct))

@@ -70,7 +70,7 @@ def channel_image(channel: str, images: dict[str, sitk.Image]) -> sitk.Image:
 def read_channels(channels: list[str], files: dict) -> list[sitk.Image]:
     """The channels' images, in training order, from the resampled files ("ct", "mr", "fov" as :func:`sources`
     lists them), each read and checked (one line naming a broken file)."""
-    from ..images import read_image
+    from hanseg.core.images import read_image
 
     images = {source: read_image(files[source], "mask" if source == "fov" else "image") for source in sources(channels)}
     return [channel_image(c, images) for c in channels]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from .. import layout
-from ..images import read_image, write_image
-from .channels import channel_image, is_copy, nnunet_channel_names, sources
+from hanseg.core import dataset_layout
+from hanseg.core.atomic import replace_folder_atomic, staging_folder
+from hanseg.core.images import read_image, write_image
+from hanseg.nnunet.channels import channel_image, is_copy, nnunet_channel_names, sources
 
 
 def _place(source: Path, target: Path) -> None:
@@ -37,9 +37,7 @@ def write_raw_dataset(
     dataset_dir = Path(dataset_dir)
     channel_names = nnunet_channel_names(channels)
     needed = sources(channels)
-    dataset_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dataset_dir.name}-", dir=dataset_dir.parent))
-    try:
+    with staging_folder(dataset_dir.parent, dataset_dir.name) as staging:
         for folder in ("imagesTr", "labelsTr", "imagesTs"):
             (staging / folder).mkdir()
         for split_folder, cases in (("imagesTr", training), ("imagesTs", test)):
@@ -63,7 +61,7 @@ def write_raw_dataset(
             "name": dataset_dir.name,
             "description": description,
             "channel_names": channel_names,
-            "labels": {"background": 0, **layout.LABEL_IDS},
+            "labels": {"background": 0, **dataset_layout.LABEL_IDS},
             "numTraining": len(training),
             "file_ending": ".nrrd",
             "overwrite_image_reader_writer": "SimpleITKIO",
@@ -71,10 +69,5 @@ def write_raw_dataset(
             "licence": "CC BY-ND 4.0 (HaN-Seg); synthetic phantoms: CC0",
         }
         (staging / "dataset.json").write_text(json.dumps(dataset_json, indent=1) + "\n")
-        if dataset_dir.exists():
-            shutil.rmtree(dataset_dir)
-        staging.replace(dataset_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        replace_folder_atomic(staging, dataset_dir)
     return dataset_dir

@@ -2,7 +2,7 @@
 
 The folder is nnU-Net's `<results>/Dataset<id>_<name>/<trainer>__<plans>__<configuration>/`: nnU-Net's
 `plans.json` and `dataset.json`, one `fold_<f>/checkpoint_final.pth` per trained fold, and the workflow's
-:data:`~hanseg.nnunet.train.MODEL_RECORD` (`hanseg_model.json`), which says how the training cases were prepared:
+:data:`~hanseg.nnunet.MODEL_RECORD` (`hanseg_model.json`), which says how the training cases were prepared:
 the channels, the grid (`target_spacing`), the HU clip, the body crop and the registration. A new case must be
 prepared exactly so. Reading it needs neither torch nor nnU-Net.
 """
@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
-from .channels import CHANNELS, nnunet_channel_names
-from .train import MODEL_RECORD
+from hanseg.core.errors import InputError
+from hanseg.nnunet import MODEL_RECORD
+from hanseg.nnunet.channels import CHANNELS, nnunet_channel_names
 
 CHECKPOINT = "checkpoint_final.pth"
 #: Keys `hanseg segment` needs from the record (train_fold writes them: workflow/rules/common.smk, model_record).

@@ -16,8 +16,8 @@ import math
 import os
 from pathlib import Path
 
-from ..atomic import write_text_atomic
-from . import PLANS_NAME, dataset_folder_name, set_roots
+from hanseg.core.atomic import write_text_atomic
+from hanseg.nnunet import PLANS_NAME, dataset_folder_name, set_roots
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .. import defaults
-from ..images import write_image
-from .channels import read_channels
+from hanseg.core import defaults
+from hanseg.core.images import write_image
+from hanseg.nnunet.channels import read_channels
 
 
 class Predictor:
@@ -33,8 +33,8 @@ class Predictor:
         from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
         from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
-        from .train import resolve_device
-        from .trainer import TRAINERS
+        from hanseg.nnunet.train import resolve_device
+        from hanseg.nnunet.trainer import TRAINERS
 
         torch_device = resolve_device(device)
         if torch_device.type == "cpu":
@@ -81,10 +81,10 @@ class Predictor:
         """The label map of one case (one image per channel, in training order, on one grid), on that grid.
 
         With `probabilities`, also the class probabilities (C, z, y, x) on that grid, else None: what
-        :func:`hanseg.backmap.probabilities_onto` takes. When nnU-Net neither transposed, cropped nor resampled the
-        case (the workflow's cases: already on the model's grid, the CT's air is not zero), the label map and the
-        probabilities are taken from nnU-Net's half-precision logits slab by slab (see :meth:`_predict`), so they
-        cost no memory beyond what prediction itself needs (C half floats per voxel: 16 GB for 31 classes on a
+        :func:`hanseg.preprocessing.backmap.probabilities_onto` takes. When nnU-Net neither transposed, cropped nor
+        resampled the case (the workflow's cases: already on the model's grid, the CT's air is not zero), the label map
+        and the probabilities are taken from nnU-Net's half-precision logits slab by slab (see :meth:`_predict`), so
+        they cost no memory beyond what prediction itself needs (C half floats per voxel: 16 GB for 31 classes on a
         1142 x 1142 x 202 grid); otherwise nnU-Net's export computes them.
         """
         reference = channel_images[0]

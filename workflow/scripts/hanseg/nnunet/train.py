@@ -6,6 +6,7 @@ never deletes nnU-Net's `checkpoint_latest.pth`; the retry finds it and continue
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -13,14 +14,13 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .. import defaults
-from ..atomic import write_text_atomic
-from . import PLANS_NAME, TRAINER_NAME, dataset_folder_name, model_folder, set_roots
+from hanseg.core import defaults
+from hanseg.core.atomic import write_text_atomic
+from hanseg.nnunet import MODEL_RECORD, PLANS_NAME, TRAINER_NAME, dataset_folder_name, model_folder, set_roots
 
 log = logging.getLogger(__name__)
 
 #: In a model folder (<trainer>__<plans>__<configuration>): how the workflow prepared the cases the model learned from.
-MODEL_RECORD = "hanseg_model.json"
 
 
 def resolve_device(requested: str):
@@ -33,7 +33,8 @@ def resolve_device(requested: str):
             f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}, "
             f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}). "
             "Either the job got no GPU, or the environment holds a CPU-only PyTorch: create the conda env with "
-            "CONDA_OVERRIDE_CUDA set (see the README's HPC section), or set nnunet.device: cpu."
+            "CONDA_OVERRIDE_CUDA set (docs/recovery.md, 'CUDA driver too old, or no GPU in the job'), or set "
+            "nnunet.device: cpu."
         )
     if requested == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("nnunet.device is 'mps' but this PyTorch has no MPS support")
@@ -68,40 +69,25 @@ def train_fold(
     """
     torch_device = resolve_device(device)  # before anything slow
     set_roots(nnunet_root)
-    # nnU-Net ignores the job's allocation otherwise: augmentation workers and CPU threads follow `threads`.
-    os.environ["nnUNet_n_proc_DA"] = str(max(threads - 1, 0) if torch_device.type != "cpu" else max(threads - 1, 1))
-    os.environ["nnUNet_def_n_proc"] = str(threads)
-    os.environ.update(
-        {
-            "HANSEG_NUM_EPOCHS": str(epochs),
-            "HANSEG_ITERATIONS_PER_EPOCH": str(iterations_per_epoch),
-            "HANSEG_VAL_ITERATIONS_PER_EPOCH": str(val_iterations_per_epoch),
-            "HANSEG_SAVE_EVERY": str(save_every),
-        }
-    )
+    _set_budget(torch_device, threads, epochs, iterations_per_epoch, val_iterations_per_epoch, save_every)
     import torch
-    from batchgenerators.utilities.file_and_folder_operations import load_json
 
-    from .trainer import trainer_class
-
+    importlib.import_module("hanseg.nnunet.trainer")  # imports nnU-Net, which reads its budget from the environment
     if torch_device.type == "cpu":
         torch.set_num_threads(max(threads, 1))
-    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / dataset_folder_name(dataset_id, dataset_name)
-    plans = load_json(str(plans_file or preprocessed / f"{PLANS_NAME}.json"))
-    dataset_json = load_json(str(preprocessed / "dataset.json"))
-    fold_value = fold if fold == "all" else int(fold)
-    folder = (
-        model_folder(nnunet_root, dataset_id, dataset_name, configuration, trainer=trainer, plans=plans["plans_name"])
-        / f"fold_{fold}"
+    trainer, plans, folder = _build_trainer(
+        nnunet_root,
+        dataset_id,
+        dataset_name,
+        configuration,
+        fold,
+        plans_file,
+        trainer,
+        expected_checkpoint,
+        torch_device,
     )
-    if expected_checkpoint is not None and folder.resolve() != Path(expected_checkpoint).parent.resolve():
-        raise RuntimeError(f"nnU-Net will write fold {fold} into {folder}, not beside {expected_checkpoint}")
-    latest = folder / "checkpoint_latest.pth"
-    plans["continue_training"] = latest.is_file()  # nnU-Net's logger appends to the earlier run's log then
-    trainer = trainer_class(trainer)(plans, configuration, fold_value, dataset_json, torch_device)
     output = Path(trainer.output_folder)
-    if output.resolve() != folder.resolve():
-        raise RuntimeError(f"nnU-Net's output folder {output} is not the expected {folder}")
+    latest = folder / "checkpoint_latest.pth"
     resumed_from = None
     if latest.is_file():
         trainer.load_checkpoint(str(latest))
@@ -125,15 +111,77 @@ def train_fold(
         "resumed_from_epoch": resumed_from,
         "inference_allowed_mirroring_axes": list(trainer.inference_allowed_mirroring_axes or ()),
         "seconds_this_run": round(time.perf_counter() - started, 1),
-        # The versions that trained the model, from the env that trained it (provenance reads them from here).
-        "versions": {
-            "nnunetv2": metadata.version("nnunetv2"),
-            "torch": torch.__version__,
-            "cuda (torch build)": torch.version.cuda,
-            "gpu": torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else None,
-        },
+        "versions": _versions(torch_device),
     }
     write_text_atomic(output / "hanseg_training.json", json.dumps(record, indent=1) + "\n")
     if model_record is not None:
         write_text_atomic(output.parent / MODEL_RECORD, json.dumps(model_record, indent=1) + "\n")
     return final
+
+
+def _set_budget(
+    torch_device, threads: int, epochs: int, iterations_per_epoch: int, val_iterations_per_epoch: int, save_every: int
+) -> None:
+    """nnU-Net's processes and HanSegTrainer's budget, through the environment: nnU-Net reads the former when it is
+    imported, the trainer the latter when it is built (nnU-Net constructs trainers with a fixed signature)."""
+    # nnU-Net ignores the job's allocation otherwise: augmentation workers and CPU threads follow `threads`.
+    os.environ["nnUNet_n_proc_DA"] = str(max(threads - 1, 0) if torch_device.type != "cpu" else max(threads - 1, 1))
+    os.environ["nnUNet_def_n_proc"] = str(threads)
+    os.environ.update(
+        {
+            "HANSEG_NUM_EPOCHS": str(epochs),
+            "HANSEG_ITERATIONS_PER_EPOCH": str(iterations_per_epoch),
+            "HANSEG_VAL_ITERATIONS_PER_EPOCH": str(val_iterations_per_epoch),
+            "HANSEG_SAVE_EVERY": str(save_every),
+        }
+    )
+
+
+def _build_trainer(
+    nnunet_root: Path | str,
+    dataset_id: int,
+    dataset_name: str,
+    configuration: str,
+    fold: str | int,
+    plans_file: Path | str | None,
+    trainer_name: str,
+    expected_checkpoint: Path | str | None,
+    torch_device,
+) -> tuple:
+    """The fold's trainer (told to continue when its folder holds a checkpoint_latest.pth), its plans and its folder;
+    raises RuntimeError when nnU-Net's output folder is not the expected one."""
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    from hanseg.nnunet.trainer import trainer_class
+
+    preprocessed = Path(os.environ["nnUNet_preprocessed"]) / dataset_folder_name(dataset_id, dataset_name)
+    plans = load_json(str(plans_file or preprocessed / f"{PLANS_NAME}.json"))
+    dataset_json = load_json(str(preprocessed / "dataset.json"))
+    fold_value = fold if fold == "all" else int(fold)
+    folder = (
+        model_folder(
+            nnunet_root, dataset_id, dataset_name, configuration, trainer=trainer_name, plans=plans["plans_name"]
+        )
+        / f"fold_{fold}"
+    )
+    if expected_checkpoint is not None and folder.resolve() != Path(expected_checkpoint).parent.resolve():
+        raise RuntimeError(f"nnU-Net will write fold {fold} into {folder}, not beside {expected_checkpoint}")
+    latest = folder / "checkpoint_latest.pth"
+    plans["continue_training"] = latest.is_file()  # nnU-Net's logger appends to the earlier run's log then
+    trainer = trainer_class(trainer_name)(plans, configuration, fold_value, dataset_json, torch_device)
+    output = Path(trainer.output_folder)
+    if output.resolve() != folder.resolve():
+        raise RuntimeError(f"nnU-Net's output folder {output} is not the expected {folder}")
+    return trainer, plans, folder
+
+
+def _versions(torch_device) -> dict:
+    """The versions that trained the model, from the env that trained it (provenance reads them from here)."""
+    import torch
+
+    return {
+        "nnunetv2": metadata.version("nnunetv2"),
+        "torch": torch.__version__,
+        "cuda (torch build)": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else None,
+    }

@@ -11,12 +11,12 @@
   rotation about the slice axis combined with the (allowed) anterior-posterior mirror equals a left-right mirror, so
   disabling the left-right axis alone would not keep left organs on the left. The in-plane rotation is limited to
   +-30 degrees, the range nnU-Net itself uses for isotropic 3D patches; nothing else of nnU-Net's augmentation changes.
-- Checkpoints are written under a temporary name and renamed, so a job killed by a time limit while saving never
-  leaves a truncated checkpoint_latest.pth to resume from.
+- Checkpoints are written under a temporary name and renamed (:func:`hanseg.core.atomic.atomic_path`), so a job
+  killed by a time limit while saving never leaves a truncated checkpoint_latest.pth to resume from.
 
 `HanSegTrainerNoDAAdam` changes nnU-Net's recipe in two more ways, both in its name: no data augmentation and Adam
 instead of SGD. It exists for the CPU demo and tests, whose budget of a few hundred iterations the default recipe does
-not learn in (measured: see the README's demo section); the paper's run keeps HanSegTrainer.
+not learn in (measured: docs/demo.md, "The CPU demo"); the paper's run keeps HanSegTrainer.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import os
 
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from hanseg.core.atomic import atomic_path
+from hanseg.nnunet.progress import BUDGET_LINE
 
 #: numpy axis of left-right in an axial LPS image read by SimpleITK ([z, y, x]): x.
 LEFT_RIGHT_IMAGE_AXIS = 2
@@ -63,6 +66,8 @@ class HanSegTrainer(nnUNetTrainer):
             "HANSEG_VAL_ITERATIONS_PER_EPOCH", self.num_val_iterations_per_epoch
         )
         self.save_every = _int_from_env("HANSEG_SAVE_EVERY", self.save_every)
+        # Read back by `hanseg status` (hanseg.nnunet.progress) to say how far the training is.
+        self.print_to_log_file(f"{BUDGET_LINE} {self.num_epochs} epochs x {self.num_iterations_per_epoch} iterations")
 
     def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
         rotation, dummy_2d, initial_patch_size, mirror_axes = (
@@ -79,17 +84,16 @@ class HanSegTrainer(nnUNetTrainer):
         return rotation, dummy_2d, initial_patch_size, mirror_axes
 
     def save_checkpoint(self, filename: str) -> None:
-        temporary = f"{filename}.partial"
-        super().save_checkpoint(temporary)
-        if os.path.exists(temporary):
-            os.replace(temporary, filename)
+        # nnU-Net writes nothing on other ranks or with checkpointing disabled: then the older checkpoint stays.
+        with atomic_path(filename, missing_ok=True) as temporary:
+            super().save_checkpoint(str(temporary))
 
 
 class HanSegTrainerNoDAAdam(HanSegTrainer):
     """HanSegTrainer for a CPU budget: no data augmentation, and Adam instead of SGD (the CPU demo and tests only).
 
-    Two changes to nnU-Net's recipe, named in the class name, each measured to speed up learning on a CPU (README,
-    "The demo learns"): without augmentation the network fits the anatomy in a few hundred iterations instead of
+    Two changes to nnU-Net's recipe, named in the class name, each measured to speed up learning on a CPU (docs/demo.md,
+    "The CPU demo"): without augmentation the network fits the anatomy in a few hundred iterations instead of
     thousands and no augmentation worker competes for the cores; Adam (AdamW, nnU-Net's default learning rate 1e-2
     with its polynomial decay, as nnU-Net's own `nnUNetTrainerAdam`) leaves the all-background start sooner than SGD.
     Without augmentation nothing is mirrored at all, in training or at inference, so the left-right rule holds.

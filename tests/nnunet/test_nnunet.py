@@ -1,0 +1,287 @@
+"""Real nnU-Net v2 on a tiny phantom, on the CPU: conversion, planning, resumable training, augmentation, prediction."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from hanseg.core import dataset_layout
+from hanseg.dataset.phantom import PhantomOptions, generate
+from hanseg.nnunet import dataset_folder_name, model_folder, set_roots
+from hanseg.nnunet.dataset import write_raw_dataset
+from hanseg.nnunet.trainer import left_right_axis
+from tests.support.phantom_cases import resampled_phantom_case
+
+torch = pytest.importorskip("torch")
+
+DATASET_ID, DATASET_NAME, CONFIGURATION = 987, "HanSegTest", "3d_fullres"
+BUDGET = {"epochs": 3, "iterations_per_epoch": 2, "val_iterations_per_epoch": 1, "save_every": 1}
+
+
+def test_left_right_axis_follows_transpose_forward():
+    assert left_right_axis([0, 1, 2]) == 2
+    assert left_right_axis([2, 0, 1]) == 0
+    assert left_right_axis([1, 2, 0]) == 1
+
+
+def _bare_trainer(**settings):
+    """A HanSegTrainer with only what nnU-Net's save_checkpoint reads (no plans, no dataset, no training)."""
+    from hanseg.nnunet.trainer import HanSegTrainer
+
+    trainer = object.__new__(HanSegTrainer)
+    network = torch.nn.Linear(2, 1)
+    logged = []
+    attributes = dict(
+        local_rank=0,
+        disable_checkpointing=False,
+        is_ddp=False,
+        network=network,
+        optimizer=torch.optim.SGD(network.parameters(), lr=0.1),
+        grad_scaler=None,
+        logger=type("Logger", (), {"get_checkpoint": lambda self: {}})(),
+        _best_ema=None,
+        current_epoch=4,
+        my_init_kwargs={},
+        inference_allowed_mirroring_axes=(0, 1),
+        print_to_log_file=logged.append,
+    )
+    trainer.__dict__.update(attributes | settings)
+    return trainer, logged
+
+
+def test_checkpoints_are_written_under_a_temporary_name_and_renamed(tmp_path):
+    checkpoint = tmp_path / "checkpoint_latest.pth"
+    trainer, _ = _bare_trainer()
+    trainer.save_checkpoint(str(checkpoint))
+    saved = torch.load(checkpoint, weights_only=False)
+    assert saved["current_epoch"] == 5 and saved["trainer_name"] == "HanSegTrainer"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_latest.pth"]
+    written = checkpoint.read_bytes()
+    for settings in ({"disable_checkpointing": True}, {"local_rank": 1}):  # nnU-Net writes nothing: the old one stays
+        trainer, logged = _bare_trainer(**settings)
+        trainer.save_checkpoint(str(checkpoint))
+        assert logged == (
+            ["No checkpoint written, checkpointing is disabled"] if settings.get("disable_checkpointing") else []
+        )
+        assert checkpoint.read_bytes() == written and [p.name for p in tmp_path.iterdir()] == ["checkpoint_latest.pth"]
+    trainer, _ = _bare_trainer(optimizer=None)  # saving fails: the old checkpoint stays, no temporary is left
+    with pytest.raises(AttributeError):
+        trainer.save_checkpoint(str(checkpoint))
+    assert checkpoint.read_bytes() == written and [p.name for p in tmp_path.iterdir()] == ["checkpoint_latest.pth"]
+
+
+@pytest.fixture(scope="module")
+def nnunet_root(tmp_path_factory) -> Path:
+    """Three phantom cases on their own coarse grid, as an nnU-Net dataset, planned and preprocessed."""
+    base = tmp_path_factory.mktemp("nnunet")
+    generate(base / "phantom", PhantomOptions(cases=3, seed=5, ct_shape=(48, 48, 24)))
+    cases = {}
+    for case in ("case_01", "case_02", "case_03"):
+        cases[case], _ = resampled_phantom_case(base / "phantom", case, base / "resampled" / case)
+    root = base / "nnunet"
+    saved = dict(os.environ)  # module-scoped: restore by hand what set_roots and the planner set
+    roots = set_roots(root)
+    write_raw_dataset(
+        Path(roots["nnUNet_raw"]) / dataset_folder_name(DATASET_ID, DATASET_NAME),
+        {c: cases[c] for c in ("case_01", "case_02")},
+        {"case_03": cases["case_03"]},
+        ["CT", "MR"],
+    )
+    from hanseg.nnunet.plan import plan_and_preprocess
+
+    plan_and_preprocess(root, DATASET_ID, DATASET_NAME, CONFIGURATION, processes=1, gpu_memory_target_gb=1)
+    os.environ.clear()
+    os.environ.update(saved)
+    return root
+
+
+def _train(root, **overrides):
+    from hanseg.nnunet.train import train_fold
+
+    options = {**BUDGET, **overrides}
+    return train_fold(
+        root,
+        DATASET_ID,
+        DATASET_NAME,
+        CONFIGURATION,
+        "all",
+        device="cpu",
+        threads=1,
+        epochs=options["epochs"],
+        iterations_per_epoch=options["iterations_per_epoch"],
+        val_iterations_per_epoch=options["val_iterations_per_epoch"],
+        save_every=options["save_every"],
+    )
+
+
+def _train_in_child(root):
+    _train(root, epochs=50)  # long enough to be killed after its first checkpoint
+
+
+def test_raw_dataset_layout(nnunet_root):
+    raw = nnunet_root / "raw" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    info = json.loads((raw / "dataset.json").read_text())
+    assert info["channel_names"] == {"0": "CT", "1": "MR"}
+    assert info["labels"]["SpinalCord"] == 30 and info["numTraining"] == 2 and info["file_ending"] == ".nrrd"
+    assert sorted(p.name for p in (raw / "imagesTr").iterdir()) == [
+        "case_01_0000.nrrd",
+        "case_01_0001.nrrd",
+        "case_02_0000.nrrd",
+        "case_02_0001.nrrd",
+    ]
+    assert sorted(p.name for p in (raw / "imagesTs").iterdir()) == ["case_03_0000.nrrd", "case_03_0001.nrrd"]
+    assert sorted(p.name for p in (raw / "labelsTr").iterdir()) == ["case_01.nrrd", "case_02.nrrd"]
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_checkpoint_and_predicts(nnunet_root, tmp_path):
+    fold_dir = model_folder(nnunet_root, DATASET_ID, DATASET_NAME, CONFIGURATION) / "fold_all"
+    latest = fold_dir / "checkpoint_latest.pth"
+    # A SLURM time limit, played by SIGKILL once the first checkpoint exists.
+    child = multiprocessing.get_context("spawn").Process(target=_train_in_child, args=(nnunet_root,))
+    child.start()
+    deadline = time.time() + 600
+    while not latest.is_file() and time.time() < deadline and child.is_alive():
+        time.sleep(0.5)
+    assert latest.is_file(), "no checkpoint_latest.pth was written"
+    child.kill()
+    child.join()
+    epoch_before = torch.load(latest, map_location="cpu", weights_only=False)["current_epoch"]
+    assert epoch_before >= 1 and not (fold_dir / "checkpoint_final.pth").exists()
+
+    final = _train(nnunet_root)  # the retry
+    record = json.loads((fold_dir / "hanseg_training.json").read_text())
+    assert record["resumed_from_epoch"] == epoch_before  # the epoch counter continued
+    checkpoint = torch.load(final, map_location="cpu", weights_only=False)
+    assert checkpoint["current_epoch"] == BUDGET["epochs"]
+    assert checkpoint["trainer_name"] == "HanSegTrainer"
+    plans = json.loads(
+        (nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME) / "nnUNetPlans.json").read_text()
+    )
+    lr_axis = left_right_axis(plans["transpose_forward"])
+    assert lr_axis not in checkpoint["inference_allowed_mirroring_axes"]
+    assert len(checkpoint["inference_allowed_mirroring_axes"]) == 2
+    # The first run's epochs are in the log the retry continued.
+    assert len(checkpoint["logging"]["train_losses"]) == BUDGET["epochs"]
+
+    from hanseg.nnunet.predict import Predictor
+
+    predictor = Predictor(fold_dir.parent, ["all"], device="cpu")
+    assert lr_axis not in predictor.mirror_axes
+    raw = nnunet_root / "raw" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    out = tmp_path / "case_03.nrrd"
+    channels = [sitk.ReadImage(str(raw / f"imagesTs/case_03_{i:04d}.nrrd")) for i in range(2)]
+    predictor.predict_case(channels, out)
+    prediction, ct = sitk.ReadImage(str(out)), sitk.ReadImage(str(raw / "imagesTs/case_03_0000.nrrd"))
+    assert prediction.GetPixelID() == sitk.sitkUInt8
+    assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()
+    assert prediction.GetSpacing() == ct.GetSpacing() and prediction.GetDirection() == ct.GetDirection()
+    assert set(np.unique(sitk.GetArrayViewFromImage(prediction))) <= set(range(31))
+
+
+def _left_right_order(trainer_class, nnunet_root, batches=12):
+    """(pairs checked, pairs whose left organ ended up right of its partner) over sampled training batches."""
+    set_roots(nnunet_root)  # environment restored after the test by conftest
+    os.environ.update({"HANSEG_NUM_EPOCHS": "1", "nnUNet_n_proc_DA": "0"})
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+    plans["continue_training"] = False
+    trainer = trainer_class(
+        plans, CONFIGURATION, "all", load_json(str(preprocessed / "dataset.json")), torch.device("cpu")
+    )
+    trainer.initialize()
+    dataloader, _ = trainer.get_dataloaders()
+    lr_axis = left_right_axis(trainer.plans_manager.transpose_forward)
+    checked = swapped = 0
+    for _ in range(batches):
+        batch = next(dataloader)
+        target = batch["target"][0] if isinstance(batch["target"], list) else batch["target"]
+        for sample in target[:, 0].numpy():
+            for left, right in dataset_layout.LR_PAIRS:
+                where_left = np.argwhere(sample == dataset_layout.LABEL_IDS[left])
+                where_right = np.argwhere(sample == dataset_layout.LABEL_IDS[right])
+                if len(where_left) and len(where_right):
+                    checked += 1
+                    swapped += where_left[:, lr_axis].mean() <= where_right[:, lr_axis].mean()
+    return checked, swapped
+
+
+def test_augmentation_never_puts_a_left_organ_right_of_its_partner(nnunet_root):
+    """Sampled training batches: every left organ stays on the patient's left (larger x) of its right partner."""
+    from hanseg.nnunet.trainer import HanSegTrainer
+
+    checked, swapped = _left_right_order(HanSegTrainer, nnunet_root)
+    assert checked > 20 and swapped == 0
+
+
+def test_the_augmentation_check_sees_left_right_mirroring(nnunet_root):
+    """Negative control: with nnU-Net's default mirroring the same check finds swapped pairs."""
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    checked, swapped = _left_right_order(nnUNetTrainer, nnunet_root)
+    assert checked > 20 and swapped > 0
+
+
+def test_derived_plans_shrink_the_network_and_keep_the_preprocessing(nnunet_root, tmp_path):
+    from hanseg.nnunet.plan import derive_plans, write_derived_plans
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    own = preprocessed / "nnUNetPlans.json"
+    before = own.read_bytes()
+    plans = json.loads(before)
+    arch_before = plans["configurations"][CONFIGURATION]["architecture"]["arch_kwargs"]
+    stages = arch_before["n_stages"]
+    downsampling = [int(np.prod([s[axis] for s in arch_before["strides"][:3]])) for axis in range(3)]
+    patch = [2 * d for d in downsampling]
+    overrides = {"name": "nnUNetPlans_small", "features_per_stage": [4, 8, 16], "patch_size": patch, "batch_size": 3}
+    target = write_derived_plans(own, CONFIGURATION, overrides, preprocessed / "nnUNetPlans_small.json")
+    derived = json.loads(target.read_text())
+    config = derived["configurations"][CONFIGURATION]
+    arch = config["architecture"]["arch_kwargs"]
+    assert derived["plans_name"] == "nnUNetPlans_small" and own.read_bytes() == before  # nnU-Net's own untouched
+    assert arch["n_stages"] == 3 and arch["features_per_stage"] == [4, 8, 16]
+    assert len(arch["strides"]) == len(arch["kernel_sizes"]) == len(arch["n_conv_per_stage"]) == 3
+    assert len(arch["n_conv_per_stage_decoder"]) == 2
+    assert config["patch_size"] == patch and config["batch_size"] == 3
+    assert config["data_identifier"] == plans["configurations"][CONFIGURATION]["data_identifier"]  # shared data
+    assert stages > 3
+
+    with pytest.raises(ValueError, match="multiple of the network's downsampling"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans_bad", {"patch_size": [p + 1 for p in patch]})
+    with pytest.raises(ValueError, match="unknown keys"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans_bad", {"learning_rate": 1})
+    with pytest.raises(ValueError, match="must differ"):
+        derive_plans(plans, CONFIGURATION, "nnUNetPlans", {"batch_size": 1})
+    with pytest.raises(ValueError, match="beside"):
+        write_derived_plans(own, CONFIGURATION, overrides, tmp_path / "nnUNetPlans_small.json")
+
+
+def test_cpu_trainer_neither_augments_nor_mirrors(nnunet_root):
+    """HanSegTrainerNoDAAdam (the demo's recipe): batches keep every left organ left, and inference never mirrors."""
+    from hanseg.nnunet.trainer import HanSegTrainerNoDAAdam
+
+    checked, swapped = _left_right_order(HanSegTrainerNoDAAdam, nnunet_root)
+    assert checked > 20 and swapped == 0
+    set_roots(nnunet_root)
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+    plans["continue_training"] = False
+    trainer = HanSegTrainerNoDAAdam(
+        plans, CONFIGURATION, "all", load_json(str(preprocessed / "dataset.json")), torch.device("cpu")
+    )
+    trainer.initialize()
+    _, _, initial_patch_size, mirror_axes = trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+    assert mirror_axes is None and trainer.inference_allowed_mirroring_axes is None
+    assert list(initial_patch_size) == list(trainer.configuration_manager.patch_size)  # nothing to rotate or scale
+    assert type(trainer.optimizer).__name__ == "AdamW" and trainer.initial_lr == 1e-2

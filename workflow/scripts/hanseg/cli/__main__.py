@@ -1,0 +1,7 @@
+"""``python -m hanseg.cli``: the ``hanseg`` command."""
+
+import sys
+
+from hanseg.cli import main
+
+sys.exit(main())
