@@ -1,4 +1,4 @@
-# What every rule file uses: config validation, the run record, the results' paths, the cases, wildcard constraints
+# Shared by the stage files: config validation, the run record, the results' paths, the cases, wildcard constraints
 # and the input functions, in the order of the DAG. Defined before used; paths are built one way (f-strings over
 # the templates below, `expand` for lists).
 import shutil
@@ -103,9 +103,10 @@ NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", PLANS_NAME)
 EXPERIMENT = f"{RESULTS}/experiments/{{variant}}"
 NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
 NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
-NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/" + model_folder_name(
+NNUNET_MODEL_NAME = model_folder_name(
     NNUNET["trainer"], NNUNET_PLANS, NNUNET["configuration"]
 )
+NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{NNUNET_MODEL_NAME}"
 PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
 # The model's result on the original CT's grid (the challenge's label map, and a Slicer .seg.nrrd beside it).
 SEGMENTATION = f"{EXPERIMENT}/segmentations/{{case}}.nrrd"

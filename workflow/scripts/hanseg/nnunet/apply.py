@@ -8,6 +8,7 @@ challenge's label map and the Slicer segmentation. Nothing here registers or res
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,11 @@ import SimpleITK as sitk
 from hanseg.core.defaults import BACKMAP
 from hanseg.core.images import Grid, read_image
 from hanseg.core.label_files import slicer_path, write_label_files
+from hanseg.core.timing import Stopwatch
 from hanseg.nnunet.channels import read_channels
 from hanseg.preprocessing.backmap import check_method, onto_grid
+
+log = logging.getLogger(__name__)
 
 
 def predict(
@@ -53,9 +57,14 @@ def segment_resampled(
     on the model's grid, as the channels need them), segmented onto the grid of `original_ct`, exactly as
     :func:`hanseg.jobs.segment.segment_case` segments a new case from there on."""
     slicer_path(out_path)
+    watch = Stopwatch(log, "segment")
     channel_images = read_channels(channels, files)
     target = Grid.of(read_image(original_ct))
-    prediction, probabilities = predict(
-        model_dir, folds, channel_images, backmap=backmap, device=device, threads=threads
-    )
-    return write_label_files(onto_grid(prediction, probabilities, target), out_path)
+    with watch("prediction"):
+        prediction, probabilities = predict(
+            model_dir, folds, channel_images, backmap=backmap, device=device, threads=threads
+        )
+    with watch(f"back onto the CT's grid ({backmap})"):
+        labels = onto_grid(prediction, probabilities, target)
+    with watch("writing the label map and the Slicer segmentation"):
+        return write_label_files(labels, out_path)
