@@ -3,6 +3,7 @@ training log that nnU-Net wrote in the CI phantom run (a real log, cut where a r
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -30,18 +31,21 @@ def test_status_during_a_training_shows_the_epoch_of_total_and_an_estimated_end(
     fold = _fold(finished_run)
     log = latest_log(fold)
     lines = log.read_text().splitlines(keepends=True)
-    # The log as it stood after the second epoch ended: what a running training's log holds.
+    # The log as it stood after its second epoch ended: what a running training's log holds.
     ends = [i for i, line in enumerate(lines) if ": Epoch time: " in line]
     assert len(ends) >= 2
     copy = tmp_path / fold.relative_to(finished_run)
     copy.mkdir(parents=True)
     (copy / log.name).write_text("".join(lines[: ends[1] + 1]))
     total = training_progress(fold).total
+    # A resumed training's log starts at the epoch it resumed from (the CI run's training is cut and resumed).
+    last_started = [int(line.split(": Epoch ")[1]) for line in lines[: ends[1]] if re.search(r": Epoch \d+\s*$", line)]
     output = str(copy.relative_to(tmp_path) / "checkpoint_final.pth")
     incomplete_marker(tmp_path, output)
     text = describe(status(tmp_path))
     line = next(line for line in text.splitlines() if line.startswith("training "))
-    assert f"epoch 2 of {total}" in line and "pseudo-Dice " in line and "estimated end " in line, text
+    assert f"epoch {last_started[-1] + 1} of {total}" in line, text
+    assert "pseudo-Dice " in line and "estimated end " in line, text
     shutil.rmtree(tmp_path / ".snakemake")
 
 

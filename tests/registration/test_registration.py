@@ -15,7 +15,7 @@ from hanseg.jobs.registration import RegistrationFiles, write_registration
 from hanseg.registration.elastix import METRIC_HU_WINDOW, ct_for_metric, mutual_information
 from hanseg.registration.errors import RegistrationError
 from hanseg.registration.initialisation import initial_translation
-from hanseg.registration.mr_to_ct import register
+from hanseg.registration.mr_to_ct import SCRATCH_PREFIX, register
 from tests.support import PARAMETER_FILES
 
 #: Fine enough for a sub-2-mm TRE (CT 1.9 x 1.9 x 3.1 mm, MR 1.5 x 1.5 x 5.3 mm), small enough for seconds.
@@ -104,7 +104,12 @@ def _transformix_from_files(mr, folder, monkeypatch):
 def test_fov_mask_matches_the_truth(tre_phantom, tmp_path):
     """The registered field of view agrees with the one the ground truth gives (up to the few-mm deformation)."""
     ct, mr, landmarks = _case(tre_phantom, "case_02")
+    # What a registration killed mid-way leaves (its clean-up never ran): the next one in the folder removes it.
+    stale = tmp_path / f"{SCRATCH_PREFIX}killed/TransformParameters.init.txt"
+    stale.parent.mkdir()
+    stale.write_text("(Transform \"TranslationTransform\")\n")
     result = register(ct, mr, PARAMETER_FILES, tmp_path, threads=2, **landmarks)
+    assert not list(tmp_path.glob(f"{SCRATCH_PREFIX}*"))
     truth = sitk.ReadTransform(str(tre_phantom / "truth/case_02/mr_to_ct.tfm"))
     rigid = sitk.Euler3DTransform(sitk.CompositeTransform(truth).GetNthTransform(0))
     ones = sitk.Cast(mr * 0 + 1, sitk.sitkUInt8)

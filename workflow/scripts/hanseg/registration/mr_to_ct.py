@@ -39,6 +39,9 @@ from hanseg.registration.initialisation import Initialisation, place_head
 
 log = logging.getLogger(__name__)
 
+#: elastix's private folder inside the registration's folder, while it runs.
+SCRATCH_PREFIX = ".elastix-"
+
 
 @dataclass
 class RegistrationResult:
@@ -117,7 +120,9 @@ def _register(
         init = place_head(ct, mr, initialisation)
     # elastix writes into a private folder (it writes its own TransformParameters files there as it goes); each
     # file reaches its final name in `work_dir` only once complete.
-    scratch = Path(tempfile.mkdtemp(prefix=".elastix-", dir=work_dir))
+    for stale in work_dir.glob(f"{SCRATCH_PREFIX}*"):  # a killed registration's (its clean-up never ran)
+        shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=work_dir))
     try:
         with watch("elastix and transformix"):
             run = run_elastix(ct, mr, init, parameter_files, scratch, threads)
