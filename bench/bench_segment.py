@@ -82,6 +82,7 @@ def measure(results: Path, experiment: str, threads: int) -> None:
                 mr,
                 model,
                 Path(tmp) / f"{backmap}.nrrd",
+                device="cpu",
                 threads=threads,
                 backmap=backmap,
             )

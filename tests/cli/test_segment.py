@@ -21,7 +21,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from hanseg.core import dataset_layout
+from hanseg.core import dataset_layout, defaults
 from hanseg.core.errors import InputError
 from hanseg.evaluation.case_files import evaluate_files
 from hanseg.nnunet import MODEL_RECORD
@@ -41,9 +41,12 @@ CI_QC = [
 
 
 def hanseg(*args: str | Path) -> subprocess.CompletedProcess:
-    """The real command line, as a user runs it."""
+    """The real command line, as a user runs it (on this machine's CPU unless `args` name a device)."""
+    args = tuple(map(str, args))
+    if "--device" not in args:
+        args += ("--device", "cpu")
     return subprocess.run(
-        [sys.executable, "-m", "hanseg.cli", "segment", *map(str, args)],
+        [sys.executable, "-m", "hanseg.cli", "segment", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO / "workflow/scripts")},
@@ -165,6 +168,24 @@ def test_a_ct_only_model_needs_no_mr(run_with_a_second_experiment, tmp_path):
     labels = sitk.ReadImage(str(tmp_path / "ct.nrrd"))
     assert labels.GetSize() == sitk.ReadImage(str(ct)).GetSize() and labels.GetPixelID() == sitk.sitkUInt8
     assert sitk.GetArrayViewFromImage(labels).max() <= 30 and (tmp_path / "ct.seg.nrrd").is_file()
+
+
+@pytest.mark.slow
+def test_the_default_device_is_the_workflows_and_a_missing_gpu_is_said_before_the_registration(finished_run, tmp_path):
+    """Without --device the command predicts where the workflow does (nnunet.device: cuda); on a machine without
+    CUDA that is one line naming --device cpu, said at once (nothing registered, nothing written)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    results = finished_run / "results"
+    ct, mr = _images(results, _test_case(results))
+    out = tmp_path / "labels.nrrd"
+    result = hanseg("--ct", ct, "--mr", mr, "--model", _model(results, "ct_mr"), "--out", out, "--device", "cuda")
+    _one_error_line(result, "torch.cuda.is_available() is False", "--device cpu")
+    assert not list(tmp_path.iterdir())
+    assert "registration" not in result.stderr  # no phase ran
+    assert defaults.NNUNET_DEVICE == "cuda"  # so the same happens without --device
 
 
 def _write_like(array: np.ndarray, reference: sitk.Image, path: Path) -> Path:

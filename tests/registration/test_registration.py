@@ -107,7 +107,7 @@ def test_fov_mask_matches_the_truth(tre_phantom, tmp_path):
     # What a registration killed mid-way leaves (its clean-up never ran): the next one in the folder removes it.
     stale = tmp_path / f"{SCRATCH_PREFIX}killed/TransformParameters.init.txt"
     stale.parent.mkdir()
-    stale.write_text("(Transform \"TranslationTransform\")\n")
+    stale.write_text('(Transform "TranslationTransform")\n')
     result = register(ct, mr, PARAMETER_FILES, tmp_path, threads=2, **landmarks)
     assert not list(tmp_path.glob(f"{SCRATCH_PREFIX}*"))
     truth = sitk.ReadTransform(str(tre_phantom / "truth/case_02/mr_to_ct.tfm"))

@@ -54,8 +54,9 @@ def add_segment_parser(sub) -> None:
     p.add_argument(
         "--device",
         choices=defaults.NNUNET_DEVICES,
-        default="cpu",
-        help="where nnU-Net predicts (default cpu: a command runs where it is typed; the workflow's nnunet.device)",
+        default=defaults.NNUNET_DEVICE,
+        help="where nnU-Net predicts (default %(default)s, as the workflow's nnunet.device; cpu on a machine without "
+        "a GPU)",
     )
     p.add_argument("--threads", type=int, default=1, help="CPU threads for elastix and nnU-Net (default 1)")
     p.add_argument("--folds", nargs="+", help="only these folds (default: every fold in the folder, as an ensemble)")

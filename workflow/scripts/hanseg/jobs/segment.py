@@ -30,7 +30,7 @@ import SimpleITK as sitk
 
 from hanseg.core import dataset_layout
 from hanseg.core.atomic import write_text_atomic
-from hanseg.core.defaults import BACKMAP, PACKAGED_PREFIX, resolve_data_files
+from hanseg.core.defaults import BACKMAP, NNUNET_DEVICE, PACKAGED_PREFIX, resolve_data_files
 from hanseg.core.errors import InputError
 from hanseg.core.images import Grid, check_axial, clip_intensity, read_image, write_image
 from hanseg.core.label_files import slicer_path, write_label_files
@@ -39,6 +39,7 @@ from hanseg.jobs.registration import RegistrationFiles, write_registration
 from hanseg.nnunet.apply import predict
 from hanseg.nnunet.channels import read_channels
 from hanseg.nnunet.model import Model, check_inputs, read_model
+from hanseg.nnunet.train import resolve_device
 from hanseg.preprocessing.backmap import check_method, onto_grid
 from hanseg.registration.errors import RegistrationError, RegistrationQCError
 from hanseg.registration.head_masks import CT_HEAD_HU, ct_head_mask
@@ -138,7 +139,7 @@ def segment_case(
     model_dir: Path | str,
     out_path: Path | str,
     *,
-    device: str = "cpu",
+    device: str = NNUNET_DEVICE,
     threads: int = 1,
     folds: list[str] | None = None,
     force: bool = False,
@@ -152,6 +153,7 @@ def segment_case(
     the images, the head) is checked before the registration and the prediction.
     """
     check_method(backmap)  # before anything slow
+    resolve_device(device)  # a GPU asked for on a machine without one: said now, not after the registration
     watch = Stopwatch(log, "segment")
     ct_path, out_path = Path(ct_path), Path(out_path)
     mr_path = Path(mr_path) if mr_path is not None else None

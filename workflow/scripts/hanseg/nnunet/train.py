@@ -29,13 +29,13 @@ def resolve_device(requested: str):
 
     if requested == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
-            "nnunet.device is 'cuda' but torch.cuda.is_available() is False "
+            "device 'cuda' (nnunet.device; hanseg segment --device) but torch.cuda.is_available() is False "
             f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}, "
             f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}). "
             "Either the job got no GPU (the profile's gpu resource and partition), or the environment holds a "
             "CPU-only PyTorch (a CPU install line, or a driver too old for its CUDA build): recreate the env from "
             "workflow/envs/nnunet.yaml (docs/recovery.md, 'CUDA driver too old, or no GPU in the job'), or set "
-            "nnunet.device: cpu."
+            "nnunet.device: cpu (hanseg segment --device cpu)."
         )
     if requested == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("nnunet.device is 'mps' but this PyTorch has no MPS support")
