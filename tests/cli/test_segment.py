@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+import torch
 import yaml
 
 from hanseg.core import dataset_layout, defaults
@@ -27,6 +28,7 @@ from hanseg.evaluation.case_files import evaluate_files
 from hanseg.nnunet import MODEL_RECORD
 from hanseg.nnunet.model import ModelError, check_inputs, read_model
 from tests.support import REPO
+from tests.support.model_folders import LeavesMarker, model_folder
 from tests.support.workflow_runs import snakemake_in
 
 #: Organs of at least this volume (mL, inside the MR's field of view) are "the largest organs" of the comparison.
@@ -158,6 +160,55 @@ def test_the_command_line_and_the_segment_rule_agree(segmented):
     assert (results / f"benchmarks/segment/ct_mr/{case}.tsv").is_file()
 
 
+def _hostile(folder: Path, kind: str, marker: Path) -> str:
+    """Make the copy of a genuine model folder hostile; returns what the refusal names."""
+    if kind == "checkpoint runs code":
+        path = folder / "fold_all/checkpoint_final.pth"
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint["logging"]["payload"] = LeavesMarker(marker)
+        torch.save(checkpoint, path)
+        return f"{path}: refused: the checkpoint asks to unpickle posix.system"
+    if kind == "plans name other code":
+        modules = marker.parent / "modules"
+        modules.mkdir()
+        (modules / "evil_net.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).touch()\nNet = None\n")
+        plans = json.loads((folder / "plans.json").read_text())
+        for configuration in plans["configurations"].values():
+            if "architecture" in configuration:
+                configuration["architecture"]["network_class_name"] = "evil_net.Net"
+        (folder / "plans.json").write_text(json.dumps(plans))
+        return f"{folder / 'plans.json'}: refused: network class 'evil_net.Net'"
+    record = json.loads((folder / MODEL_RECORD).read_text())
+    name = record["registration"]["parameter_files"][0]
+    text = record["registration"]["parameters"][name]
+    record["registration"]["parameters"][name] = text + '(WriteResultImage "true")\n'
+    (folder / MODEL_RECORD).write_text(json.dumps(record))
+    return "(WriteResultImage true) refused: elastix writes no files here"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["checkpoint runs code", "plans name other code", "elastix text writes files"])
+def test_a_hostile_model_folder_is_refused_in_one_line_and_nothing_runs_or_is_written(finished_run, tmp_path, kind):
+    results = finished_run / "results"
+    case = _test_case(results)
+    ct, mr = _images(results, case)
+    folder = tmp_path / "model" / _model(results, "ct_mr").name
+    shutil.copytree(_model(results, "ct_mr"), folder)
+    marker = tmp_path / "marker"
+    refused = _hostile(folder, kind, marker)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "hanseg.cli", "segment", "--ct", str(ct), "--mr", str(mr), "--model", str(folder),
+         "--out", str(out / f"{case}.nrrd"), "--keep-intermediates", str(out / "work"), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        # The payload's module is importable: only the check keeps it from running.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "workflow/scripts"), str(tmp_path / "modules")])},
+    )  # fmt: skip
+    _one_error_line(result, refused)
+    assert not marker.exists() and not out.exists()
+
+
 @pytest.mark.slow
 def test_a_ct_only_model_needs_no_mr(run_with_a_second_experiment, tmp_path):
     results = run_with_a_second_experiment["workdir"] / "results"
@@ -239,37 +290,13 @@ def test_bad_input_is_one_line_naming_the_file(run_with_a_second_experiment, tmp
 # ---- the model folder, checked before anything slow (no trained model needed) ------------------------------------
 
 
-def _model_folder(root: Path, channels: list[str], folds: tuple[str, ...] = ("all",)) -> Path:
-    """A model folder with the contract's files: nnU-Net's JSON files, checkpoints (empty: never loaded here) and
-    the workflow's record."""
-    from hanseg.nnunet.channels import nnunet_channel_names
-
-    folder = root / "HanSegTrainer__nnUNetPlans__3d_fullres"
-    folder.mkdir(parents=True)
-    (folder / "plans.json").write_text("{}")
-    (folder / "dataset.json").write_text(json.dumps({"channel_names": nnunet_channel_names(channels)}))
-    record = {
-        "experiment": "x",
-        "channels": channels,
-        "target_spacing": [0.5, 0.5, 2.0],
-        "hu_clip": [-1000, 3000],
-        "body_crop": False,
-        "registration": {"parameter_files": ["rigid.txt"], "initialisation": "head_search"},
-    }
-    (folder / MODEL_RECORD).write_text(json.dumps(record))
-    for fold in folds:
-        (folder / f"fold_{fold}").mkdir()
-        (folder / f"fold_{fold}/checkpoint_final.pth").write_bytes(b"")
-    return folder
-
-
 def test_a_model_folder_gives_its_folds_channels_and_needs(tmp_path):
-    model = read_model(_model_folder(tmp_path / "a", ["CT", "MR"], ("3", "0", "1")))
+    model = read_model(model_folder(tmp_path / "a", ["CT", "MR"], ("3", "0", "1")))
     assert model.folds == ["0", "1", "3"] and model.needs_mr and model.name == "x"
     assert read_model(model.folder, ["1"]).folds == ["1"]
     check_inputs(model, mr_given=True)
-    ct_only = read_model(_model_folder(tmp_path / "b", ["CT"]))
-    assert not ct_only.needs_mr and read_model(_model_folder(tmp_path / "c", ["CT", "FOV"])).needs_mr
+    ct_only = read_model(model_folder(tmp_path / "b", ["CT"]))
+    assert not ct_only.needs_mr and read_model(model_folder(tmp_path / "c", ["CT", "FOV"])).needs_mr
     check_inputs(ct_only, mr_given=False)
 
 
@@ -286,7 +313,7 @@ def test_a_model_folder_gives_its_folds_channels_and_needs(tmp_path):
     ],
 )
 def test_a_broken_model_folder_is_one_error_naming_it(tmp_path, breakage, message):
-    folder = _model_folder(tmp_path, ["CT", "MR"])
+    folder = model_folder(tmp_path, ["CT", "MR"])
     folds = None
     if breakage == "no folder":
         folder = tmp_path / "missing"
@@ -311,10 +338,10 @@ def test_a_broken_model_folder_is_one_error_naming_it(tmp_path, breakage, messag
 
 
 def test_the_inputs_must_fit_the_models_channels(tmp_path):
-    with_mr = read_model(_model_folder(tmp_path / "a", ["CT", "MR"]))
+    with_mr = read_model(model_folder(tmp_path / "a", ["CT", "MR"]))
     with pytest.raises(ModelError, match="needs the case's T1 MR: pass --mr"):
         check_inputs(with_mr, mr_given=False)
-    ct_only = read_model(_model_folder(tmp_path / "b", ["CT"]))
+    ct_only = read_model(model_folder(tmp_path / "b", ["CT"]))
     with pytest.raises(ModelError, match="does not use an MR"):
         check_inputs(ct_only, mr_given=True)
 
@@ -379,7 +406,7 @@ def test_the_models_elastix_parameters_come_from_its_record_or_the_package(tmp_p
     from hanseg.core.defaults import DATA_DIR
     from hanseg.jobs.segment import elastix_parameter_files
 
-    folder = _model_folder(tmp_path / "a", ["CT", "MR"])
+    folder = model_folder(tmp_path / "a", ["CT", "MR"])
     record = json.loads((folder / MODEL_RECORD).read_text())
     names = ["hanseg:elastix/rigid.txt", "hanseg:elastix/bspline.txt"]
     record["registration"] = {"parameter_files": names, "initialisation": "head_search"}
@@ -388,7 +415,7 @@ def test_the_models_elastix_parameters_come_from_its_record_or_the_package(tmp_p
     rigid, bspline = elastix_parameter_files(read_model(folder), tmp_path / "params")
     assert rigid == tmp_path / "params/rigid.txt" and rigid.read_text() == '(Transform "EulerTransform")\n'
     assert bspline == DATA_DIR / "elastix/bspline.txt" and bspline.is_file()  # a record that names it only
-    record["registration"]["parameter_files"].append("mine.txt")
+    record["registration"]["parameter_files"].append("mine.txt")  # neither its text nor one of the workflow's
     (folder / MODEL_RECORD).write_text(json.dumps(record))
-    with pytest.raises(InputError, match="mine.txt: not found"):
-        elastix_parameter_files(read_model(folder), tmp_path / "params")
+    with pytest.raises(InputError, match="parameter file 'mine.txt' refused"):
+        read_model(folder)

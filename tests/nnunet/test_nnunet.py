@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -184,6 +186,98 @@ def test_killed_training_resumes_from_its_checkpoint_and_predicts(nnunet_root, t
     assert prediction.GetSize() == ct.GetSize() and prediction.GetOrigin() == ct.GetOrigin()
     assert prediction.GetSpacing() == ct.GetSpacing() and prediction.GetDirection() == ct.GetDirection()
     assert set(np.unique(sitk.GetArrayViewFromImage(prediction))) <= set(range(31))
+
+
+def _fake_checkpoint(path: Path, epoch: int) -> None:
+    """A small file with the keys nnU-Net's load_checkpoint reads."""
+    from hanseg.nnunet.train import CHECKPOINT_KEYS
+
+    torch.save({key: {} for key in CHECKPOINT_KEYS} | {"current_epoch": epoch}, path)
+
+
+def _truncate(path: Path) -> None:
+    """What a lost node or a broken copy leaves: the first half of the file."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _unreadable_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "hanseg.nnunet.train" and r.levelno == logging.WARNING and "unreadable" in r.getMessage()
+    ]
+
+
+def test_an_unreadable_checkpoint_is_set_aside_and_training_resumes_from_the_next_readable(tmp_path, caplog):
+    from hanseg.nnunet.train import choose_checkpoint
+
+    fold = tmp_path / "fold_all"
+    fold.mkdir()
+    _fake_checkpoint(fold / "checkpoint_latest.pth", 7)
+    _fake_checkpoint(fold / "checkpoint_best.pth", 4)
+    with caplog.at_level(logging.INFO, logger="hanseg.nnunet.train"):  # a readable latest: nnU-Net's usual resume
+        assert choose_checkpoint(fold, "all") == fold / "checkpoint_latest.pth"
+    assert caplog.records == []
+
+    _truncate(fold / "checkpoint_latest.pth")
+    (fold / "checkpoint_latest.pth.unreadable").write_bytes(b"an older one")
+    epochs = "".join(
+        f"2026-01-01 10:00:0{e}.000000: Epoch {e}\n2026-01-01 10:00:0{e}.500000: Epoch time: 1.0 s\n" for e in range(8)
+    )
+    (fold / "training_log_2026_1_1_10_00_00.txt").write_text(epochs)
+    (fold / "training_log_2026_1_1_11_00_00.txt").write_text("a retry that died before its first epoch ended\n")
+    os.utime(fold / "training_log_2026_1_1_10_00_00.txt", (1, 1))
+    assert choose_checkpoint(fold, "all") == fold / "checkpoint_best.pth"
+    (warning,) = _unreadable_warnings(caplog)
+    assert "checkpoint_latest.pth (RuntimeError: " in warning
+    assert "resuming from checkpoint_best.pth at epoch 4" in warning and "epochs lost: 4 " in warning
+    assert sorted(p.name for p in fold.glob("checkpoint_*")) == [
+        "checkpoint_best.pth",
+        "checkpoint_latest.pth.unreadable",
+    ]
+    assert len((fold / "checkpoint_latest.pth.unreadable").read_bytes()) > len(b"an older one")  # replaced
+
+    # Nothing readable remains, and no log finished an epoch: training starts again, saying so.
+    caplog.clear()
+    torch.save({"current_epoch": 3}, fold / "checkpoint_best.pth")  # lacks what nnU-Net reads
+    (fold / "checkpoint_latest.pth").write_bytes(b"")
+    for log in fold.glob("training_log_*.txt"):
+        log.unlink()
+    assert choose_checkpoint(fold, "all") is None
+    (warning,) = _unreadable_warnings(caplog)
+    assert (
+        "checkpoint_latest.pth (EOFError" in warning and "checkpoint_best.pth (KeyError: no network_weights" in warning
+    )
+    assert "starting again from the start" in warning and "epochs lost: unknown" in warning
+    assert sorted(p.name for p in fold.glob("checkpoint_*")) == [
+        "checkpoint_best.pth.unreadable",
+        "checkpoint_latest.pth.unreadable",
+    ]
+
+
+@pytest.mark.slow
+def test_a_truncated_checkpoint_on_resume_falls_back_to_the_best_one(nnunet_root, caplog):
+    fold_dir = model_folder(nnunet_root, DATASET_ID, DATASET_NAME, CONFIGURATION) / "fold_all"
+    shutil.rmtree(fold_dir, ignore_errors=True)  # the fold's folder is shared with the other training test
+    try:
+        _train(nnunet_root, epochs=2)
+        # A training cut after its second epoch whose checkpoint_latest.pth broke: nnU-Net removes latest at its end,
+        # so the final checkpoint (epoch 2) plays it.
+        (fold_dir / "checkpoint_final.pth").replace(fold_dir / "checkpoint_latest.pth")
+        _truncate(fold_dir / "checkpoint_latest.pth")
+        best = torch.load(fold_dir / "checkpoint_best.pth", map_location="cpu", weights_only=False)["current_epoch"]
+        with caplog.at_level(logging.WARNING, logger="hanseg.nnunet.train"):
+            final = _train(nnunet_root, epochs=3)
+        assert final.is_file()
+        (warning,) = _unreadable_warnings(caplog)
+        assert f"resuming from checkpoint_best.pth at epoch {best}, epochs lost: {2 - best} " in warning
+        assert (fold_dir / "checkpoint_latest.pth.unreadable").is_file()
+        record = json.loads((fold_dir / "hanseg_training.json").read_text())
+        assert record["resumed_from_epoch"] == best and record["resumed_from_checkpoint"] == "checkpoint_best.pth"
+        assert torch.load(final, map_location="cpu", weights_only=False)["current_epoch"] == 3
+    finally:
+        shutil.rmtree(fold_dir, ignore_errors=True)
 
 
 def _left_right_order(trainer_class, nnunet_root, batches=12):

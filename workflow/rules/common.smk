@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from snakemake import __version__ as SNAKEMAKE_VERSION
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from hanseg.core import dataset_layout, defaults  # noqa: E402
 from hanseg.core.config_check import config_problems  # noqa: E402
-from hanseg.jobs import run_state  # noqa: E402
+from hanseg.jobs import results_lock, run_state  # noqa: E402
 from hanseg.nnunet import (
     PLANS_NAME,
     dataset_folder_name,
@@ -64,17 +65,35 @@ check_conda()
 validate(config, schema="../scripts/hanseg/resources/config.schema.yaml")
 
 
-# The run record behind `hanseg status` (docs/recovery.md, "When a run dies"): written by the main process of a real
-# run only.
+def take_results_lock():
+    """One run at a time per results_dir, whatever folder it was started from: refuse beside a live run, replace a
+    dead one's lock (docs/recovery.md, "Two runs, one results folder"). Not with --nolock.
+    """
+    if not workflow.execution_settings.lock:
+        return
+    try:
+        replaced = results_lock.take(RESULTS)
+    except results_lock.LockHeld as held:
+        stop(str(held))
+    if replaced:
+        logger.warning(replaced)
+
+
+# The results folder's lock, and the run record behind `hanseg status` (docs/recovery.md, "When a run dies"): taken
+# and written by the main process of a real run only. Snakemake calls onstart after building the DAG, before the
+# first job, never in a dry run nor in a job (jobs run with --no-hooks).
 onstart:
-    run_state.record_start(log)
+    take_results_lock()
+    run_state.record_start(log, results_dir=RESULTS)
 
 
 onsuccess:
+    results_lock.release(RESULTS)
     run_state.record_end("finished")
 
 
 onerror:
+    results_lock.release(RESULTS)
     run_state.record_end("failed")
 
 

@@ -10,6 +10,9 @@ atomic: a reader sees the old file or the new one, never part of one), used by e
 - :func:`staging_folder` and :func:`replace_folder_atomic`: a whole folder (an extracted dataset, a phantom) is built
   in a hidden sibling folder and swapped into place.
 
+A write the disk refuses (no space, read-only, quota) becomes one :class:`~hanseg.core.errors.DiskError` naming the
+target, not the temporary, and the cause; the temporary is gone (:func:`writing`).
+
 A killed process (SIGKILL, a time limit) cannot clean up: the next write to the same target removes the temporary
 file or the set-aside old folder it left (a killed run's staging folder stays, hidden, as it always did).
 """
@@ -24,6 +27,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from hanseg.core.errors import DiskError, disk_fault
 
 
 def _split_suffixes(path: Path) -> tuple[str, str]:
@@ -59,25 +64,46 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 
 @contextmanager
+def writing(target: Path | str) -> Iterator[None]:
+    """Failures of the block that the disk caused become one :class:`DiskError` naming `target` (see
+    :func:`hanseg.core.errors.disk_fault`); anything else passes unchanged."""
+    try:
+        yield
+    except DiskError:
+        raise
+    except BaseException as error:
+        cause = disk_fault(Path(target).parent, error)
+        if cause is None:
+            raise
+        raise DiskError(target, cause) from error
+
+
+@contextmanager
 def atomic_path(target: Path | str, *, missing_ok: bool = False) -> Iterator[Path]:
     """A temporary path beside `target` to write to; renamed over `target` when the block succeeds.
 
-    The parent folder is created. If the block raises, the temporary is removed and `target` is left as it was. A
-    block that writes nothing is an error (FileNotFoundError), unless `missing_ok`: then `target` is left as it was
-    (a writer that may decline to write, like nnU-Net's checkpointing when it is disabled).
+    The parent folder is created. If the block raises, the temporary is removed and `target` is left as it was (a
+    failure the disk caused is a :class:`DiskError` naming `target`). A block that writes nothing is an error
+    (FileNotFoundError), unless `missing_ok`: then `target` is left as it was (a writer that may decline to write,
+    like nnU-Net's checkpointing when it is disabled).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    temporary = _temporary_path(target)
-    try:
-        yield temporary
-        if missing_ok and not os.path.lexists(temporary):
-            return
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(target)
+        temporary = _temporary_path(target)
+        try:
+            yield temporary
+            if missing_ok and not os.path.lexists(temporary):
+                return
+            os.replace(temporary, target)
+        except BaseException as error:
+            # Judged while the temporary still fills the disk, then removed.
+            cause = disk_fault(target.parent, error)  # a DiskError of the temporary too: named by the target
+            temporary.unlink(missing_ok=True)
+            if cause is not None:
+                raise DiskError(target, cause) from error
+            raise
 
 
 def write_text_atomic(path: Path | str, text: str) -> Path:
@@ -92,14 +118,22 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 @contextmanager
 def staging_folder(parent: Path | str, name: str) -> Iterator[Path]:
     """A new empty hidden folder `.<name>-XXXXXXXX` in `parent` (created if needed), on the file system of the
-    folders that its contents replace; removed on exit with whatever is left in it."""
+    folders that its contents replace; removed on exit with whatever is left in it (a failure the disk caused is a
+    :class:`DiskError` naming `parent/name`)."""
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with writing(parent / name):
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+        try:
+            yield staging
+        except BaseException as error:
+            cause = disk_fault(parent, error)  # a DiskError of a file inside: named by the folder
+            shutil.rmtree(staging, ignore_errors=True)
+            if cause is not None:
+                raise DiskError(parent / name, cause) from error
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _remove_stale_asides(target: Path) -> None:

@@ -8,7 +8,10 @@ Every check of the validation layer (:mod:`hanseg.core.images`, :mod:`hanseg.cor
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class InputError(Exception):
@@ -16,6 +19,53 @@ class InputError(Exception):
 
     def lines(self) -> list[str]:
         return [line.strip() for line in str(self).splitlines() if line.strip()] or [type(self).__name__]
+
+
+class DiskError(OSError):
+    """A file that could not be written because of where it goes (no space, read-only, quota, no permission): one
+    line naming the file and the cause. Nothing partial is left (the writers are atomic), so a rerun after the disk
+    is freed continues with what was complete."""
+
+    def __init__(self, target: Path | str, cause: str):
+        super().__init__(
+            f"{target}: cannot write it: {cause}; free space (or make the folder writable) and rerun: finished "
+            "outputs are kept"
+        )
+        self.target, self.cause = Path(target), cause
+
+
+#: errno values that mean "the disk refused the write", not "the program is wrong".
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM}
+#: A writer that fails (with any error) while its file system has less than this free is taken to have hit a full
+#: disk: libraries that write through C++ (ITK, PyTorch) raise RuntimeError with their own text, not ENOSPC.
+FULL_BELOW_BYTES = 2**20
+
+
+def disk_full_cause(folder: Path | str) -> str | None:
+    """ "Read-only file system" or "No space left on device (N bytes free)" for the file system of `folder` (or of
+    its nearest existing parent) when that is so; None when it has room."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        status = os.statvfs(folder)
+    except OSError:
+        return None
+    if status.f_flag & os.ST_RDONLY:
+        return os.strerror(errno.EROFS)
+    free = status.f_bavail * status.f_frsize
+    return f"{os.strerror(errno.ENOSPC)} ({free} bytes free)" if free < FULL_BELOW_BYTES else None
+
+
+def disk_fault(folder: Path | str, error: BaseException) -> str | None:
+    """Why writing into `folder` failed with `error` if the disk is the reason (the cause in words), else None."""
+    if isinstance(error, DiskError):
+        return error.cause
+    if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+        return os.strerror(error.errno)
+    if not isinstance(error, Exception):
+        return None  # KeyboardInterrupt, SystemExit: not a write failure
+    return disk_full_cause(folder)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import SimpleITK as sitk
 
 from hanseg.core import dataset_layout
 from hanseg.core.atomic import atomic_path
-from hanseg.core.errors import InputError, one_line
+from hanseg.core.errors import DiskError, InputError, disk_full_cause, one_line
 
 #: Tolerances of "the same grid" (see the module docstring): size equal; spacing equal to 1e-5 relative (6
 #: significant digits round by at most 5e-6); origin within 1 % of a voxel on each axis (0.005 mm at 0.5 mm
@@ -295,6 +295,21 @@ def write_image(image: sitk.Image, path: Path | str, *, compress: bool = True) -
     """Write next to the target, then rename: a killed job never leaves a truncated file under the real name."""
     with atomic_path(path) as temporary:  # ends in the target's suffixes: SimpleITK picks the format from them
         sitk.WriteImage(image, str(temporary), useCompression=compress)
+        _check_written(temporary, image)
+
+
+def _check_written(path: Path, image: sitk.Image) -> None:
+    """ITK's NRRD writer reports no error when a small image does not fit the disk: it leaves an empty file. Where
+    the file is empty or the disk (nearly) full, the file is read back before it gets its real name."""
+    if path.stat().st_size > 0 and disk_full_cause(path.parent) is None:
+        return
+    try:
+        complete = sitk.ReadImage(str(path)).GetSize() == image.GetSize()
+    except RuntimeError:
+        complete = False
+    if not complete:
+        cause = disk_full_cause(path.parent) or "the file came out incomplete"
+        raise DiskError(path, cause)
 
 
 def clip_intensity(image: sitk.Image, lower: float, upper: float) -> sitk.Image:

@@ -174,7 +174,7 @@ def nnunet_folds(table: pd.DataFrame) -> list[dict[str, list[str]]]:
 
 
 def write_nnunet_folds(table: pd.DataFrame, path: Path | str) -> None:
-    Path(path).write_text(json.dumps(nnunet_folds(table), indent=1) + "\n")
+    write_text_atomic(path, json.dumps(nnunet_folds(table), indent=1) + "\n")
 
 
 def sets_of(split: pd.DataFrame) -> dict[str, pd.DataFrame]:

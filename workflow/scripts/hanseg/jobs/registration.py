@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import SimpleITK as sitk
 
 from hanseg.core import images
-from hanseg.core.atomic import write_text_atomic
+from hanseg.core.atomic import atomic_path, write_text_atomic
 from hanseg.core.landmarks import read_landmarks
 from hanseg.core.output_files import OutputFiles
 from hanseg.registration import mr_to_ct
@@ -148,7 +148,8 @@ def act_on_verdict(
     qc_png = outputs.qc
     if qc_status(report) == "fail" and on_fail == "error" and log_file is not None and outputs.qc is not None:
         qc_png = Path(str(log_file)).with_suffix(".qc.png")
-        shutil.copyfile(outputs.qc, qc_png)
+        with atomic_path(qc_png) as temporary:
+            shutil.copyfile(outputs.qc, temporary)
     return apply_on_fail(report, name, qc_png, on_fail)
 
 

@@ -6,7 +6,8 @@ the first is *alive* is told the same, which invites unlocking a live run. So th
 (`onstart`, `onsuccess`, `onerror` in `common.smk`): the main process's id and start time, the host, the command
 line and the folder it was started from. :func:`status` combines that record with Snakemake's lock and incomplete
 markers (`.snakemake/locks`, `.snakemake/incomplete`), the processes working in the folder and, where SLURM
-answers, the folder's queued or running jobs.
+answers, the folder's queued or running jobs. The record's test of whether a run is alive (:func:`process_alive`) is
+also the one of the results folder's lock (:mod:`hanseg.jobs.results_lock`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ from hanseg.nnunet.progress import training_progress
 RECORD = Path(".snakemake/hanseg/run.json")
 
 
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat): a pid is reused, this not."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -38,21 +40,50 @@ def _process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def record_start(log: str | None = None, workdir: Path | str = ".") -> None:
-    """Called by Snakemake's `onstart` in the main process of a real run (never in a dry run, never in a job)."""
-    import sys
-
-    record = {
-        "pid": os.getpid(),
-        "process_start": _process_start(os.getpid()),
+def this_run(workdir: Path | str = ".") -> dict:
+    """This process as the run record and the results folder's lock (:mod:`hanseg.jobs.results_lock`) name it."""
+    pid = os.getpid()
+    return {
+        "pid": pid,
+        "process_start": process_start(pid),
         "host": socket.gethostname(),
-        "argv": sys.argv,
+        "argv": list(sys.argv),
         # The shell's folder, not the working directory Snakemake moved to (--directory): argv's relative paths
         # (a config file, .venv/bin/snakemake) are relative to it.
         "invoked_from": os.environ.get("PWD") or os.getcwd(),
         "workdir": str(Path(workdir).resolve()),
-        "snakemake_log": str(log[0] if isinstance(log, list | tuple) and log else log) if log else None,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def process_alive(run: dict) -> bool | None:
+    """Whether the process a run record or lock names (its host, pid and process start) still runs: False once it
+    is gone or its pid belongs to another process; None on another host, where it cannot be checked."""
+    if run.get("host") != socket.gethostname():
+        return None
+    try:
+        pid = int(run["pid"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    if run.get("process_start") is None:  # recorded without /proc (not Linux): the pid alone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return process_start(pid) == run["process_start"]
+
+
+def record_start(log: str | None = None, workdir: Path | str = ".", results_dir: Path | str | None = None) -> None:
+    """Called by Snakemake's `onstart` in the main process of a real run (never in a dry run, never in a job)."""
+    record = this_run(workdir) | {
+        "snakemake_log": str(log[0] if isinstance(log, list | tuple) and log else log) if log else None,
+        # Where `hanseg status` looks for the results folder's lock.
+        "results_dir": str(Path(workdir, results_dir).resolve()) if results_dir else None,
         "state": "running",
     }
     write_text_atomic(Path(workdir) / RECORD, json.dumps(record, indent=1) + "\n")
@@ -185,9 +216,9 @@ def status(workdir: Path | str = ".") -> RunStatus:
     except (OSError, ValueError):
         record = None
     main_alive = None
-    if record and record.get("host") == socket.gethostname() and record.get("state") == "running":
-        main_alive = _process_start(int(record["pid"])) == record.get("process_start")
-    elif record and record.get("state") != "running":
+    if record and record.get("state") == "running":
+        main_alive = process_alive(record)
+    elif record:
         main_alive = False
     locks = workdir / ".snakemake/locks"
     return RunStatus(

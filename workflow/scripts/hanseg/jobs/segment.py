@@ -39,6 +39,7 @@ from hanseg.jobs.registration import RegistrationFiles, write_registration
 from hanseg.nnunet.apply import predict
 from hanseg.nnunet.channels import read_channels
 from hanseg.nnunet.model import Model, check_inputs, read_model
+from hanseg.nnunet.predict import Predictor
 from hanseg.nnunet.train import resolve_device
 from hanseg.preprocessing.backmap import check_method, onto_grid
 from hanseg.registration.errors import RegistrationError, RegistrationQCError
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 #: about 4 mm, holds at least this volume.
 MIN_HEAD_ML = 500.0
 HEAD_CHECK_MM = 4.0
-#: The workflow's own elastix parameter files, for model records that name them without their text.
 
 
 def check_head(ct: sitk.Image, name: str) -> float:
@@ -160,6 +160,9 @@ def segment_case(
     slicer_path(out_path)  # a wrong output name fails now, not after the prediction
     model = read_model(model_dir, folds)
     check_inputs(model, mr_path is not None)
+    # The checkpoints and the network classes are checked before anything is written (untrusted input).
+    with watch("loading the model"):
+        predictor = Predictor(model.folder, model.folds, device=device, threads=threads)
     ct = read_image(ct_path)
     check_axial(ct, str(ct_path))
     check_head(ct, str(ct_path))
@@ -184,9 +187,7 @@ def segment_case(
             "kept": intermediates is not None,
         }
         channel_images, status = _channels(ct, mr, mr_path, model, work, watch, options)
-        labels_path, seg_path, counts = _predict(
-            model, channel_images, ct, out_path, work, watch, options, device, backmap
-        )
+        labels_path, seg_path, counts = _predict(predictor, channel_images, ct, out_path, work, watch, options, backmap)
         summary = {
             "ct": str(ct_path),
             "mr": str(mr_path) if mr_path is not None else None,
@@ -240,13 +241,11 @@ def _channels(ct, mr, mr_path, model: Model, work: Path, watch: Stopwatch, optio
     return channel_images, status
 
 
-def _predict(model: Model, channel_images, ct, out_path: Path, work: Path, watch: Stopwatch, options, device, backmap):
+def _predict(predictor, channel_images, ct, out_path: Path, work: Path, watch: Stopwatch, options, backmap):
     """nnU-Net's prediction brought onto the original CT's grid and written (label map and Slicer file); the paths
     and the voxels per label."""
     with watch("prediction"):
-        prediction, probabilities = predict(
-            model.folder, model.folds, channel_images, backmap=backmap, device=device, threads=options["threads"]
-        )
+        prediction, probabilities = predict(predictor, channel_images, backmap=backmap)
     if options["kept"]:
         write_image(prediction, work / "prediction.nrrd")
     with watch("back_mapping"):

@@ -25,19 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def predict(
-    model_dir: Path | str,
-    folds: list[str],
-    channel_images: list[sitk.Image],
-    *,
-    backmap: str = BACKMAP,
-    device: str = "cpu",
-    threads: int = 1,
+    predictor, channel_images: list[sitk.Image], *, backmap: str = BACKMAP
 ) -> tuple[sitk.Image, np.ndarray | None]:
-    """The model's prediction on its grid, and its class probabilities if `backmap` needs them."""
+    """The model's prediction on its grid (`predictor`: :class:`hanseg.nnunet.predict.Predictor`), and its class
+    probabilities if `backmap` needs them."""
     check_method(backmap)
-    from hanseg.nnunet.predict import Predictor
-
-    predictor = Predictor(model_dir, folds, device=device, threads=threads)
     return predictor.predict(channel_images, probabilities=backmap == "probabilities")
 
 
@@ -56,14 +48,16 @@ def segment_resampled(
     """The workflow's `segment` rule: a case the run already registered and resampled (`files`: "ct", "mr", "fov"
     on the model's grid, as the channels need them), segmented onto the grid of `original_ct`, exactly as
     :func:`hanseg.jobs.segment.segment_case` segments a new case from there on."""
+    from hanseg.nnunet.predict import Predictor
+
     slicer_path(out_path)
     watch = Stopwatch(log, "segment")
     channel_images = read_channels(channels, files)
     target = Grid.of(read_image(original_ct))
+    with watch("loading the model"):
+        predictor = Predictor(model_dir, folds, device=device, threads=threads)
     with watch("prediction"):
-        prediction, probabilities = predict(
-            model_dir, folds, channel_images, backmap=backmap, device=device, threads=threads
-        )
+        prediction, probabilities = predict(predictor, channel_images, backmap=backmap)
     with watch(f"back onto the CT's grid ({backmap})"):
         labels = onto_grid(prediction, probabilities, target)
     with watch("writing the label map and the Slicer segmentation"):

@@ -1,8 +1,9 @@
 """Prediction with a trained HanSegTrainer model, without nnU-Net's trainer lookup by name.
 
 The network is rebuilt from the plans and loaded from the checkpoint(s) and handed to nnUNetPredictor through
-`manual_initialization`, with the checkpoint's allowed mirroring axes (left-right excluded). Predictions are uint8
-label maps with the official ids, on exactly the grid of the case's resampled CT.
+`manual_initialization`, with the checkpoint's allowed mirroring axes (left-right excluded). The folder is read as
+untrusted input (:func:`load_network`, :mod:`hanseg.nnunet.model_checks`), the workflow's own folders too: one path.
+Predictions are uint8 label maps with the official ids, on exactly the grid of the case's resampled CT.
 """
 
 from __future__ import annotations
@@ -15,6 +16,50 @@ import SimpleITK as sitk
 from hanseg.core import defaults
 from hanseg.core.images import write_image
 from hanseg.nnunet.channels import read_channels
+from hanseg.nnunet.model_checks import ModelError, check_network_classes, check_plans, check_weights, load_checkpoint
+from hanseg.nnunet.train import resolve_device
+
+
+def load_network(model_dir: Path, folds: list[str], checkpoint_name: str = "checkpoint_final.pth") -> tuple:
+    """The network rebuilt from the folder's plans with each fold's weights, loaded as untrusted input
+    (:mod:`hanseg.nnunet.model_checks`): the checkpoints without running code, the network class only from nnU-Net's
+    architecture package, the weights checked against it; ModelError naming the file otherwise. Returns the network,
+    nnU-Net's plans and configuration managers, dataset.json, the trainer's name, the weights and the mirroring axes.
+    """
+    from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    from hanseg.nnunet.model import read_json
+    from hanseg.nnunet.trainer import TRAINERS
+
+    plans = read_json(model_dir / "plans.json")
+    check_plans(plans, model_dir / "plans.json")
+    dataset_json = read_json(model_dir / "dataset.json")
+    checkpoints = [(path, load_checkpoint(path)) for path in (model_dir / f"fold_{f}" / checkpoint_name for f in folds)]
+    path, last = checkpoints[-1]
+    trainer_name, configuration = last["trainer_name"], last["init_args"]["configuration"]
+    if trainer_name not in TRAINERS:
+        raise ModelError(f"{path}: trained with {trainer_name}, not one of the workflow's trainers {sorted(TRAINERS)}")
+    for other, checkpoint in checkpoints:
+        if (checkpoint["trainer_name"], checkpoint["init_args"]["configuration"]) != (trainer_name, configuration):
+            raise ModelError(f"{other}: another trainer or configuration than {path}; the folder mixes two models")
+    if configuration not in plans["configurations"]:
+        raise ModelError(f"{path}: configuration {configuration!r} is not in {model_dir / 'plans.json'}")
+    check_network_classes(plans, configuration, model_dir / "plans.json")
+    plans_manager = PlansManager(plans)
+    configuration_manager = plans_manager.get_configuration(configuration)
+    network = TRAINERS[trainer_name].build_network_architecture(
+        plans_manager,
+        configuration_manager,
+        determine_num_input_channels(plans_manager, configuration_manager, dataset_json),
+        plans_manager.get_label_manager(dataset_json).num_segmentation_heads,
+        enable_deep_supervision=False,
+    )
+    for path, checkpoint in checkpoints:
+        check_weights(network, checkpoint["network_weights"], path)
+    weights = [checkpoint["network_weights"] for _, checkpoint in checkpoints]
+    mirror_axes = last.get("inference_allowed_mirroring_axes")
+    return network, plans_manager, configuration_manager, dataset_json, trainer_name, weights, mirror_axes
 
 
 class Predictor:
@@ -28,38 +73,13 @@ class Predictor:
         checkpoint_name: str = "checkpoint_final.pth",
     ):
         import torch
-        from batchgenerators.utilities.file_and_folder_operations import load_json
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
-        from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
-        from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-
-        from hanseg.nnunet.train import resolve_device
-        from hanseg.nnunet.trainer import TRAINERS
 
         torch_device = resolve_device(device)
         if torch_device.type == "cpu":
             torch.set_num_threads(max(threads, 1))
-        model_dir = Path(model_dir)
-        dataset_json = load_json(str(model_dir / "dataset.json"))
-        plans_manager = PlansManager(load_json(str(model_dir / "plans.json")))
-        weights, mirror_axes, configuration, trainer_name = [], None, None, None
-        for fold in folds:
-            checkpoint = torch.load(
-                model_dir / f"fold_{fold}" / checkpoint_name, map_location="cpu", weights_only=False
-            )
-            weights.append(checkpoint["network_weights"])
-            trainer_name = checkpoint["trainer_name"]
-            configuration = checkpoint["init_args"]["configuration"]
-            mirror_axes = checkpoint.get("inference_allowed_mirroring_axes")
-        if trainer_name not in TRAINERS:
-            raise ValueError(f"{model_dir}: trained with {trainer_name}, not one of the workflow's {sorted(TRAINERS)}")
-        configuration_manager = plans_manager.get_configuration(configuration)
-        network = TRAINERS[trainer_name].build_network_architecture(
-            plans_manager,
-            configuration_manager,
-            determine_num_input_channels(plans_manager, configuration_manager, dataset_json),
-            plans_manager.get_label_manager(dataset_json).num_segmentation_heads,
-            enable_deep_supervision=False,
+        network, plans_manager, configuration_manager, dataset_json, trainer_name, weights, mirror_axes = load_network(
+            Path(model_dir), folds, checkpoint_name
         )
         self.mirror_axes = tuple(mirror_axes) if mirror_axes is not None else None
         self.predictor = nnUNetPredictor(

@@ -68,17 +68,34 @@ def _mean_dice(text: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def training_logs(fold_dir: Path | str) -> list[Path]:
+    """The fold's nnU-Net training logs, oldest first (a resumed training starts a new one)."""
+    return sorted(Path(fold_dir).glob("training_log_*.txt"), key=lambda p: p.stat().st_mtime)
+
+
 def latest_log(fold_dir: Path | str) -> Path | None:
-    """The fold's newest nnU-Net training log (a resumed training starts a new one)."""
-    logs = sorted(Path(fold_dir).glob("training_log_*.txt"), key=lambda p: p.stat().st_mtime)
+    """The fold's newest nnU-Net training log."""
+    logs = training_logs(fold_dir)
     return logs[-1] if logs else None
 
 
 def training_progress(fold_dir: Path | str) -> TrainingProgress | None:
     """The training's progress from its newest log; None before nnU-Net has written one."""
     log = latest_log(fold_dir)
-    if log is None:
-        return None
+    return None if log is None else log_progress(log)
+
+
+def epochs_logged(fold_dir: Path | str) -> int | None:
+    """The epochs finished, from the newest log that finished one; None when no log did (a run that died before its
+    first epoch ended leaves a log without one)."""
+    for log in reversed(training_logs(fold_dir)):
+        if (done := log_progress(log).epochs_done) > 0:
+            return done
+    return None
+
+
+def log_progress(log: Path) -> TrainingProgress:
+    """The progress one training log records."""
     started, ended, total, dice, times = None, -1, None, None, []
     for line in log.read_text(errors="replace").splitlines():
         if match := _BUDGET.search(line):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from hanseg.core.errors import DiskError, disk_full_cause
 from hanseg.core.images import check_axial
 from hanseg.core.timing import Stopwatch
 from hanseg.registration import qc_measures
@@ -126,6 +127,8 @@ def _register(
     try:
         with watch("elastix and transformix"):
             run = run_elastix(ct, mr, init, parameter_files, scratch, threads)
+        if cause := disk_full_cause(scratch):  # elastix may leave its files short without an error
+            raise DiskError(work_dir, cause)
         with watch("QC and report"):
             report = _report(run, mr, init, parameter_files, thresholds, threads, landmarks)
         # MR magnitudes are integers in the source files: the result is rounded to int16 on the box, then pasted
@@ -142,6 +145,8 @@ def _register(
             result.transform_files.append(work_dir / path.name)
         result.report["seconds"] = round(watch.total(), 2)
         return result
+    except DiskError as error:  # named by the folder the registration writes to, not its private scratch folder
+        raise DiskError(work_dir, error.cause) from error
     finally:
         if (scratch / "elastix.log").is_file():
             os.replace(scratch / "elastix.log", work_dir / "elastix.log")
