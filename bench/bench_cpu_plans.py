@@ -22,7 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.support import REPO
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 sys.path.insert(0, str(REPO))  # tests.support: the shared phantom-case helper

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from hanseg.cli import _shape  # noqa: E402
+from hanseg.cli.options import shape as _shape  # noqa: E402
 from hanseg.core import dataset_layout  # noqa: E402
 
 

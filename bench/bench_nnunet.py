@@ -16,12 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support import REPO
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 sys.path.insert(0, str(REPO))  # tests.support: the shared phantom-case helper
 
-from hanseg.cli import _shape  # noqa: E402
+from hanseg.cli.options import shape as _shape  # noqa: E402
 from hanseg.core.defaults import TARGET_SPACING  # noqa: E402
 
 DATASET_ID, DATASET_NAME, CONFIGURATION = 990, "HanSegBench", "3d_fullres"

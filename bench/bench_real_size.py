@@ -38,11 +38,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import REPO
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from hanseg.cli import _shape, _spacing  # noqa: E402
+from hanseg.cli.options import shape as _shape  # noqa: E402
+from hanseg.cli.options import spacing as _spacing  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -260,8 +263,26 @@ def _stand_in_prediction(labels: Path, out: Path) -> None:
 OPTIONAL_STAGES = ("nnU-Net predict",)
 
 
+#: A phase of a stage as its log times it (hanseg.core.timing.Stopwatch): "registration: initialisation 1.2 s".
+PHASE = re.compile(r"INFO [\w.]+: (?:registration|resample): (.+?) ([\d.]+) s$", re.MULTILINE)
+
+
+def phases(log: Path) -> str:
+    """Where a stage's seconds went, from its log."""
+    found = PHASE.findall(log.read_text()) if log.is_file() else []
+    return "; ".join(f"{name} {float(seconds):.0f} s" for name, seconds in found)
+
+
 def bench_geometry(
-    geometry: Geometry, work: Path, *, threads: int, mem_limit: float, seed: int, predict_slices: int
+    geometry: Geometry,
+    work: Path,
+    *,
+    threads: int,
+    mem_limit: float,
+    seed: int,
+    predict_slices: int,
+    until: str | None = None,
+    parameter_files: list[str] | None = None,
 ) -> list[dict]:
     case = "case_01"
     env = dict(
@@ -287,7 +308,8 @@ def bench_geometry(
             "register",
             [*python, "register", "--ct", str(work / "ct_clipped.nrrd"), "--mr", ct("MR_T1")]
             + ["--out-dir", str(work / "registration"), "--threads", str(threads), "--case", case]
-            + ["--landmarks-ct", str(truth / "landmarks_ct.csv"), "--landmarks-mr", str(truth / "landmarks_mr.csv")],
+            + ["--landmarks-ct", str(truth / "landmarks_ct.csv"), "--landmarks-mr", str(truth / "landmarks_mr.csv")]
+            + (["--params", *parameter_files] if parameter_files else []),
             work / "registration",
         ),
         (
@@ -321,6 +343,8 @@ def bench_geometry(
             work / "eval.tsv",
         ),
     ]
+    if until is not None:
+        stages = stages[: [name for name, _, _ in stages].index(until) + 1]
     rows, failed = [], False
     for name, command, output in stages:
         row = {"geometry": geometry.name, "stage": name}
@@ -333,10 +357,14 @@ def bench_geometry(
         row.update(run_stage(command, output, env=env, log=log, mem_limit=mem_limit))
         if name == "register" and row["status"] == "ok":
             report = json.loads((work / "registration/registration.json").read_text())
-            row["note"] = f"TRE mean {report['tre_mm']['mean']:.2f} mm, max {report['tre_mm']['max']:.2f} mm"
+            row["note"] = (
+                f"TRE mean {report['tre_mm']['mean']:.2f} mm, max {report['tre_mm']['max']:.2f} mm; {phases(log)}"
+            )
         if name == "resample" and row["status"] == "ok":
             size = json.loads((work / "resampled/resample.json").read_text())["size"]
-            row["note"] = f"grid {' x '.join(map(str, size))} ({size[0] * size[1] * size[2] / 1e6:.0f} M voxels)"
+            row["note"] = (
+                f"grid {' x '.join(map(str, size))} ({size[0] * size[1] * size[2] / 1e6:.0f} M voxels); {phases(log)}"
+            )
         if name == "nnU-Net predict" and row["status"] == "ok":
             size = json.loads((work / "resampled/resample.json").read_text())["size"]
             depth = min(predict_slices or size[2], size[2])
@@ -380,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=Path("bench_real_size.csv"))
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--keep", type=Path, help="keep the work folders here (disk: up to ~10 GB per geometry)")
+    parser.add_argument("--until", help="stop after this stage (e.g. resample)")
+    parser.add_argument("--parameter-files", nargs="+", help="elastix parameter files for the register stage")
     args = parser.parse_args(argv)
 
     rows: list[dict] = []
@@ -395,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
                 mem_limit=args.mem_limit_gb * 2**30,
                 seed=args.seed,
                 predict_slices=args.predict_slices,
+                until=args.until,
+                parameter_files=args.parameter_files,
             )
         _write_csv(args.csv, rows)  # after each geometry: a long run stopped later keeps what it measured
 

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.support import REPO
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from hanseg.cli import _shape  # noqa: E402
+from hanseg.cli.options import shape as _shape  # noqa: E402
 from hanseg.core.defaults import ELASTIX_PARAMETER_FILES, HU_CLIP, resolve_data_files  # noqa: E402
 
 PROJECT = resolve_data_files(ELASTIX_PARAMETER_FILES)

@@ -36,7 +36,10 @@ from hanseg.core.defaults import TARGET_SPACING
 from hanseg.reporting.figures import cohort, images, results, surface
 from hanseg.reporting.provenance import provenance, write_provenance
 from hanseg.reporting.table1 import table1, write_table1
-from tests.support import REPO
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 
 def _peak_rss_mb() -> float:

@@ -37,7 +37,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from tests.support import REPO
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: its tests.support
+
+from tests.support import REPO  # noqa: E402
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 

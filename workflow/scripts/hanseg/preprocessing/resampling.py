@@ -34,6 +34,7 @@ from hanseg.core.atomic import write_text_atomic
 from hanseg.core.defaults import BODY_CROP, HU_CLIP, TARGET_SPACING
 from hanseg.core.images import check_axial, check_same_grid, largest_component, read_image, write_image
 from hanseg.core.output_files import OutputFiles
+from hanseg.core.timing import Stopwatch
 from hanseg.preprocessing.overlaps import label_map_keeps, paint_order
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,45 @@ def _on_reference(array_zyx: np.ndarray, reference: sitk.Image) -> sitk.Image:
     return image
 
 
+def _resample_images(ct, mr_in_ct, fov_mask, reference: sitk.Image, outputs: ResampledFiles, hu_range) -> None:
+    """The CT (cubic B-spline, clamped to the HU range), the registered MR (cubic) and its field of view (nearest)."""
+    lower, upper = hu_range
+    ct_resampled = sitk.Resample(ct, reference, sitk.Transform(), sitk.sitkBSpline, lower, sitk.sitkFloat32)
+    ct_resampled = sitk.Cast(sitk.Clamp(ct_resampled, sitk.sitkFloat32, lower, upper), sitk.sitkInt16)
+    write_image(ct_resampled, outputs.ct)
+    del ct_resampled
+    if mr_in_ct is not None:
+        mr = sitk.Resample(
+            sitk.Cast(mr_in_ct, sitk.sitkFloat32), reference, sitk.Transform(), sitk.sitkBSpline, 0.0, sitk.sitkFloat32
+        )
+        mr = sitk.Clamp(mr, sitk.sitkFloat32, 0.0, 32767.0)
+        write_image(sitk.Cast(sitk.Round(mr), sitk.sitkInt16), outputs.mr)
+        del mr
+    if fov_mask is not None:
+        fov = sitk.Resample(fov_mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        write_image(fov, outputs.fov)
+
+
+def _resample_organs(masks: dict, organ_masks: dict, reference: sitk.Image, outputs: ResampledFiles) -> list:
+    """Each organ's mask on the target grid (written whole, one file per organ); the organs found there."""
+    organs: list[OrganOnGrid] = []
+    shape_zyx = tuple(reference.GetSize()[::-1])
+    for organ, mask in masks.items():
+        if mask is None:
+            log.warning("%s: empty mask", organ_masks[organ].name)
+            continue
+        on_grid = resample_organ(mask, reference, organ)
+        if on_grid is None:
+            log.warning("%s: no voxel left on the target grid", organ_masks[organ].name)
+            continue
+        organs.append(on_grid)
+        full = np.zeros(shape_zyx, dtype=np.uint8)
+        full[on_grid.slices()][on_grid.mask_zyx] = 1
+        write_image(_on_reference(full, reference), outputs.organs / f"{organ}.nrrd")
+        del full
+    return organs
+
+
 def resample_case(
     ct: sitk.Image,
     mr_in_ct: sitk.Image | None,
@@ -262,45 +302,20 @@ def resample_case(
             check_same_grid(
                 image, ct, f"{case}: {name}" if case else name, "the CT", fix="pass hanseg register's output"
             )
-    masks = _read_masks(ct, organ_masks, case)
+    watch = Stopwatch(log, "resample")
+    with watch("reading the organ masks"):
+        masks = _read_masks(ct, organ_masks, case)
     outputs.organs.mkdir(parents=True, exist_ok=True)
     reference = target_grid(ct, spacing_xyz)
     if body_crop:
         reference = crop_to_body(reference, ct)
-    lower, upper = hu_range
-
-    ct_resampled = sitk.Resample(ct, reference, sitk.Transform(), sitk.sitkBSpline, lower, sitk.sitkFloat32)
-    ct_resampled = sitk.Cast(sitk.Clamp(ct_resampled, sitk.sitkFloat32, lower, upper), sitk.sitkInt16)
-    write_image(ct_resampled, outputs.ct)
-    del ct_resampled
-    if mr_in_ct is not None:
-        mr = sitk.Resample(
-            sitk.Cast(mr_in_ct, sitk.sitkFloat32), reference, sitk.Transform(), sitk.sitkBSpline, 0.0, sitk.sitkFloat32
-        )
-        mr = sitk.Clamp(mr, sitk.sitkFloat32, 0.0, 32767.0)
-        write_image(sitk.Cast(sitk.Round(mr), sitk.sitkInt16), outputs.mr)
-        del mr
-    if fov_mask is not None:
-        fov = sitk.Resample(fov_mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-        write_image(fov, outputs.fov)
-
-    organs: list[OrganOnGrid] = []
-    shape_zyx = tuple(reference.GetSize()[::-1])
-    for organ, mask in masks.items():
-        if mask is None:
-            log.warning("%s: empty mask", organ_masks[organ].name)
-            continue
-        on_grid = resample_organ(mask, reference, organ)
-        if on_grid is None:
-            log.warning("%s: no voxel left on the target grid", organ_masks[organ].name)
-            continue
-        organs.append(on_grid)
-        full = np.zeros(shape_zyx, dtype=np.uint8)
-        full[on_grid.slices()][on_grid.mask_zyx] = 1
-        write_image(_on_reference(full, reference), outputs.organs / f"{organ}.nrrd")
-        del full
-    labels, overlaps = build_label_map(organs, shape_zyx)
-    write_image(_on_reference(labels, reference), outputs.labels)
+    with watch("CT, MR and field of view"):
+        _resample_images(ct, mr_in_ct, fov_mask, reference, outputs, hu_range)
+    with watch("organ masks"):
+        organs = _resample_organs(masks, organ_masks, reference, outputs)
+    with watch("label map"):
+        labels, overlaps = build_label_map(organs, tuple(reference.GetSize()[::-1]))
+        write_image(_on_reference(labels, reference), outputs.labels)
     lines = ["organ_a\torgan_b\tvoxels\tlabel_map_keeps"]
     lines += [f"{row['organ_a']}\t{row['organ_b']}\t{row['voxels']}\t{row['label_map_keeps']}" for row in overlaps]
     write_text_atomic(outputs.overlaps, "\n".join(lines) + "\n")
