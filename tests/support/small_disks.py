@@ -1,4 +1,4 @@
-"""A real small file system (tmpfs) that the tests fill up and free again, for the disk-fault tests.
+"""A real small file system (tmpfs) that the tests fill up (and enlarge again), for the disk-fault tests.
 
 Mounting needs root (CI runs as root; elsewhere the tests that need it skip, saying why)."""
 
@@ -48,10 +48,7 @@ def fill(disk: Path) -> None:
         os.close(descriptor)
 
 
-def free(disk: Path) -> None:
-    (disk / FILLER).unlink(missing_ok=True)
-
-
-def temporaries(folder: Path) -> list[Path]:
-    """What an interrupted writer leaves: the atomic writers' hidden temporaries and staging folders."""
-    return [path for path in folder.rglob(".*") if path.name != FILLER]
+def hidden_files(folder: Path) -> set[Path]:
+    """The hidden files and folders under `folder` but the filler: where the atomic writers' temporaries and staging
+    folders would be."""
+    return {path for path in folder.rglob(".*") if path.name != FILLER}

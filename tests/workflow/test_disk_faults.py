@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.support.small_disks import fill, mount_problem, small_disk
+from tests.support.small_disks import fill, hidden_files, mount_problem, small_disk
 from tests.support.workflow_runs import snakemake_in
 
 VARIANT = "ct_mr"
@@ -51,10 +51,6 @@ def run_copy(finished_run, tmp_path_factory) -> tuple[Path, str]:
     return workdir, str(split.loc[split.role == "test", "case"].iloc[0])
 
 
-def _hidden(folder: Path) -> set[Path]:
-    return {path for path in folder.rglob(".*") if path.name != ".filler"}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("rule, output, folder", STAGES, ids=[stage[0] for stage in STAGES])
 def test_a_full_disk_is_one_line_leaves_nothing_partial_and_the_rerun_completes(
@@ -68,7 +64,7 @@ def test_a_full_disk_is_one_line_leaves_nothing_partial_and_the_rerun_completes(
     with small_disk(folder, 64):
         shutil.copytree(inputs, folder / "cases" if rule == "aggregate" else folder, dirs_exist_ok=True)
         fill(folder)
-        hidden_before = _hidden(folder)
+        hidden_before = hidden_files(folder)
         failed = snakemake_in(workdir, target, "--cores", "2")
         assert failed.returncode != 0, failed.stderr[-2000:]
         errors = [line for line in failed.stderr.splitlines() if " ERROR hanseg." in line]
@@ -78,7 +74,7 @@ def test_a_full_disk_is_one_line_leaves_nothing_partial_and_the_rerun_completes(
         assert "No space left on device" in errors[0] and named.startswith(str(folder.relative_to(workdir))), errors[0]
         assert ".tmp" not in named and "/." not in named, errors[0]
         assert "Traceback" not in failed.stderr, failed.stderr[-4000:]
-        assert _hidden(folder) == hidden_before  # no temporary, no staging folder
+        assert hidden_files(folder) == hidden_before  # no temporary, no staging folder
         assert not (workdir / target).exists()  # nothing partial under the real name
 
         subprocess.run(["mount", "-o", "remount,size=512m", str(folder)], check=True)  # space freed

@@ -24,7 +24,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,15 +64,17 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 
 @contextmanager
-def writing(target: Path | str) -> Iterator[None]:
+def writing(target: Path | str, cleanup: Callable[[], object] | None = None) -> Iterator[None]:
     """Failures of the block that the disk caused become one :class:`DiskError` naming `target` (see
-    :func:`hanseg.core.errors.disk_fault`); anything else passes unchanged."""
+    :func:`hanseg.core.errors.disk_fault`; a DiskError of a temporary or staged file inside is renamed so);
+    anything else passes unchanged. `cleanup` (removing what the failed write left) runs after the disk is judged,
+    while what was written still fills it."""
     try:
         yield
-    except DiskError:
-        raise
     except BaseException as error:
         cause = disk_fault(Path(target).parent, error)
+        if cleanup is not None:
+            cleanup()
         if cause is None:
             raise
         raise DiskError(target, cause) from error
@@ -92,18 +94,11 @@ def atomic_path(target: Path | str, *, missing_ok: bool = False) -> Iterator[Pat
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(target)
         temporary = _temporary_path(target)
-        try:
-            yield temporary
-            if missing_ok and not os.path.lexists(temporary):
-                return
-            os.replace(temporary, target)
-        except BaseException as error:
-            # Judged while the temporary still fills the disk, then removed.
-            cause = disk_fault(target.parent, error)  # a DiskError of the temporary too: named by the target
-            temporary.unlink(missing_ok=True)
-            if cause is not None:
-                raise DiskError(target, cause) from error
-            raise
+    with writing(target, cleanup=lambda: temporary.unlink(missing_ok=True)):
+        yield temporary
+        if missing_ok and not os.path.lexists(temporary):
+            return
+        os.replace(temporary, target)
 
 
 def write_text_atomic(path: Path | str, text: str) -> Path:
@@ -124,16 +119,11 @@ def staging_folder(parent: Path | str, name: str) -> Iterator[Path]:
     with writing(parent / name):
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
-        try:
+    try:
+        with writing(parent / name, cleanup=lambda: shutil.rmtree(staging, ignore_errors=True)):
             yield staging
-        except BaseException as error:
-            cause = disk_fault(parent, error)  # a DiskError of a file inside: named by the folder
-            shutil.rmtree(staging, ignore_errors=True)
-            if cause is not None:
-                raise DiskError(parent / name, cause) from error
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _remove_stale_asides(target: Path) -> None:

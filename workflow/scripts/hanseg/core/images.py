@@ -301,15 +301,15 @@ def write_image(image: sitk.Image, path: Path | str, *, compress: bool = True) -
 def _check_written(path: Path, image: sitk.Image) -> None:
     """ITK's NRRD writer reports no error when a small image does not fit the disk: it leaves an empty file. Where
     the file is empty or the disk (nearly) full, the file is read back before it gets its real name."""
-    if path.stat().st_size > 0 and disk_full_cause(path.parent) is None:
+    full = disk_full_cause(path.parent)
+    if path.stat().st_size > 0 and full is None:
         return
     try:
         complete = sitk.ReadImage(str(path)).GetSize() == image.GetSize()
     except RuntimeError:
         complete = False
     if not complete:
-        cause = disk_full_cause(path.parent) or "the file came out incomplete"
-        raise DiskError(path, cause)
+        raise DiskError(path, full or "the file came out incomplete")
 
 
 def clip_intensity(image: sitk.Image, lower: float, upper: float) -> sitk.Image:

@@ -164,8 +164,10 @@ def _check_registration(registration: object, path: Path) -> None:
                 f"the record, or one of the workflow's ({PACKAGED_PREFIX}elastix/<name>.txt)"
             )
         if name in texts:
+            if not isinstance(texts[name], str):
+                raise ModelError(f"{path}: {name}: the parameter text is not text")
             try:
-                check_parameter_text(texts[name] if isinstance(texts[name], str) else "(", f"{path}: {name}")
+                check_parameter_text(texts[name], f"{path}: {name}")
             except ParameterTextError as error:
                 raise ModelError(str(error)) from None
 

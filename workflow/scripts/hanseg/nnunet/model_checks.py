@@ -71,8 +71,8 @@ def check_size(path: Path, limit: int) -> None:
         raise _refuse(path, f"{size} bytes, more than the {limit} a model folder's file may have")
 
 
-def _check_dotted(path: Path, name: object, package: str, what: str) -> None:
-    if name is None and what != "network class":
+def _check_dotted(path: Path, name: object, package: str, what: str, *, optional: bool = False) -> None:
+    if name is None and optional:
         return
     if not isinstance(name, str) or not DOTTED.fullmatch(name) or not name.startswith(package):
         raise _refuse(path, f"{what} {name!r} is not a class of {package.rstrip('.')}")
@@ -128,7 +128,7 @@ def _check_architecture(architecture: object, where: str, path: Path) -> None:
     if not isinstance(imported, list) or any(key not in IMPORTED_ARGUMENTS for key in imported):
         raise _refuse(path, f"{where}: _kw_requires_import {imported} (only {', '.join(IMPORTED_ARGUMENTS)})")
     for key in imported:
-        _check_dotted(path, arguments.get(key), LAYER_PACKAGE, f"{key}")
+        _check_dotted(path, arguments.get(key), LAYER_PACKAGE, key, optional=True)  # dropout_op may be null
     if "n_stages" in arguments and not _positive_ints(arguments["n_stages"], PLAN_LIMITS["n_stages"]):
         raise _refuse(path, f"{where}: n_stages {arguments['n_stages']} out of bounds")
     if "features_per_stage" in arguments and not _positive_ints(
