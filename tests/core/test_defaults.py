@@ -150,7 +150,7 @@ def test_no_copy_of_the_papers_constants_in_code():
 
 
 def test_packaged_files_resolve_and_missing_ones_are_named(tmp_path, monkeypatch):
-    files = defaults.resolve_data_files(defaults.ELASTIX_PARAMETER_FILES)
+    files = defaults.resolve_data_files([*defaults.ELASTIX_PARAMETER_FILES, "hanseg:elastix/bspline.txt"])
     assert [path.parent for path in files] == [defaults.DATA_DIR / "elastix"] * 2
     assert all(path.is_file() for path in files)
     (tmp_path / "own.txt").write_text('(Transform "EulerTransform")\n')

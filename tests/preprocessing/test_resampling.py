@@ -170,3 +170,19 @@ def test_outputs_come_from_the_rules_names_or_the_folders(tmp_path):
     del declared["summary"]
     with pytest.raises(ValueError, match="no output named summary"):
         ResampledFiles.of(RuleOutputs(fromdict=declared))
+
+
+def test_crop_to_content_is_the_bounding_box_and_its_margin():
+    from hanseg.preprocessing.resampling import crop_to_content
+
+    array = np.zeros((20, 30, 40), dtype=np.uint8)
+    array[5:9, 2, 30:35] = 1
+    array[12, 20, 31] = 1
+    mask = sitk.GetImageFromArray(array)
+    mask.SetSpacing((0.5, 0.6, 2.0))
+    mask.SetOrigin((10.0, -4.0, 100.0))
+    cropped = crop_to_content(mask, margin=3)
+    assert cropped.GetSize() == (8 + 3, 19 + 3 + 2, 8 + 6)  # x 27..37, y 0..23 (clipped at 0), z 2..15
+    assert cropped.GetOrigin() == mask.TransformIndexToPhysicalPoint((27, 0, 2))
+    assert sitk.GetArrayViewFromImage(cropped).sum() == array.sum()
+    assert crop_to_content(sitk.GetImageFromArray(np.zeros((4, 4, 4), np.uint8))) is None

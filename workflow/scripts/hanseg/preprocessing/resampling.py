@@ -35,6 +35,7 @@ from hanseg.core.defaults import BODY_CROP, HU_CLIP, TARGET_SPACING
 from hanseg.core.images import check_axial, check_same_grid, largest_component, read_image, write_image
 from hanseg.core.output_files import OutputFiles
 from hanseg.core.timing import Stopwatch
+from hanseg.preprocessing import separable
 from hanseg.preprocessing.overlaps import label_map_keeps, paint_order
 
 log = logging.getLogger(__name__)
@@ -213,11 +214,16 @@ def crop_to_content(mask: sitk.Image, margin: int = 3) -> sitk.Image | None:
     The margin covers what :func:`resample_organ` reads around the box, so its result is the same as on the full
     mask, while a case's 30 cropped masks fit in memory together.
     """
-    inside = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)
-    if len(inside) == 0:
+    array = sitk.GetArrayViewFromImage(mask)  # (z, y, x); a 1024 x 1024 x 202 mask is 211 MB
+    # Projections, each over the part the one before found: a tenth of the time of listing every voxel inside.
+    zs = np.flatnonzero(array.any(axis=(1, 2)))
+    if len(zs) == 0:
         return None
-    lo = np.maximum(inside.min(axis=0)[::-1] - margin, 0)
-    hi = np.minimum(inside.max(axis=0)[::-1] + margin + 1, mask.GetSize())
+    slab = array[zs[0] : zs[-1] + 1]
+    ys = np.flatnonzero(slab.any(axis=(0, 2)))
+    xs = np.flatnonzero(slab[:, ys[0] : ys[-1] + 1].any(axis=(0, 1)))
+    lo = np.maximum(np.array([xs[0], ys[0], zs[0]]) - margin, 0)
+    hi = np.minimum(np.array([xs[-1], ys[-1], zs[-1]]) + margin + 1, mask.GetSize())
     return mask[int(lo[0]) : int(hi[0]), int(lo[1]) : int(hi[1]), int(lo[2]) : int(hi[2])]
 
 
@@ -240,20 +246,28 @@ def _on_reference(array_zyx: np.ndarray, reference: sitk.Image) -> sitk.Image:
     return image
 
 
+def _cubic(image: sitk.Image, reference: sitk.Image, default: float) -> np.ndarray:
+    """`image` on `reference` (float32 array, z y x), cubic B-spline: axis by axis where the grids' axes are
+    parallel (exactly diagonal direction matrices; :mod:`hanseg.preprocessing.separable`), else ITK's 3D resampling
+    (the same result, slower)."""
+    if separable.axis_aligned(image, reference):
+        return separable.resample_cubic(image, reference, default)
+    resampled = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkBSpline, default, sitk.sitkFloat32)
+    return sitk.GetArrayFromImage(resampled)
+
+
 def _resample_images(ct, mr_in_ct, fov_mask, reference: sitk.Image, outputs: ResampledFiles, hu_range) -> None:
     """The CT (cubic B-spline, clamped to the HU range), the registered MR (cubic) and its field of view (nearest)."""
     lower, upper = hu_range
-    ct_resampled = sitk.Resample(ct, reference, sitk.Transform(), sitk.sitkBSpline, lower, sitk.sitkFloat32)
-    ct_resampled = sitk.Cast(sitk.Clamp(ct_resampled, sitk.sitkFloat32, lower, upper), sitk.sitkInt16)
-    write_image(ct_resampled, outputs.ct)
-    del ct_resampled
+    values = _cubic(ct, reference, lower)
+    np.clip(values, lower, upper, out=values)
+    write_image(_on_reference(values.astype(np.int16), reference), outputs.ct)  # truncated, as sitk.Cast
+    del values
     if mr_in_ct is not None:
-        mr = sitk.Resample(
-            sitk.Cast(mr_in_ct, sitk.sitkFloat32), reference, sitk.Transform(), sitk.sitkBSpline, 0.0, sitk.sitkFloat32
-        )
-        mr = sitk.Clamp(mr, sitk.sitkFloat32, 0.0, 32767.0)
-        write_image(sitk.Cast(sitk.Round(mr), sitk.sitkInt16), outputs.mr)
-        del mr
+        values = _cubic(mr_in_ct, reference, 0.0)
+        np.clip(values, 0.0, 32767.0, out=values)
+        write_image(_on_reference(np.floor(values + 0.5).astype(np.int16), reference), outputs.mr)
+        del values
     if fov_mask is not None:
         fov = sitk.Resample(fov_mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         write_image(fov, outputs.fov)

@@ -1,10 +1,11 @@
 """MR-to-CT registration with elastix (itk-elastix): :func:`register` runs the stages and returns the result.
 
 The initial translation places the MR's head on the CT's (:mod:`hanseg.registration.initialisation`: the headers
-share no coordinates); elastix refines it, rigid then B-spline (:mod:`hanseg.registration.elastix`); the report holds
-the head masks' overlap (:mod:`hanseg.registration.head_masks`), the mutual information, the TRE where landmarks are
-known, and the QC verdict (``report["qc"]``, :mod:`hanseg.registration.qc_measures`): ``pass``, ``warn`` or
-``fail``, with thresholds from the config (``registration.qc``). A ``fail`` is the caller's to act on, through
+share no coordinates); elastix refines it with the configured stages (rigid by default; the paper's B-spline stage
+optional: :mod:`hanseg.registration.elastix`); the report holds the head masks' overlap
+(:mod:`hanseg.registration.head_masks`), the mutual information, the TRE where landmarks are known, and the QC
+verdict (``report["qc"]``, :mod:`hanseg.registration.qc_measures`): ``pass``, ``warn`` or ``fail``, with thresholds
+from the config (``registration.qc``). A ``fail`` is the caller's to act on, through
 :mod:`hanseg.registration.qc_verdict`: the command line exits 1, the workflow stops or leaves the case out
 (``registration.on_fail``), ``hanseg segment`` goes on with ``--force``.
 """
