@@ -1,4 +1,5 @@
-# MR onto CT (elastix: initial translation, rigid; the B-spline stage optional), its QC picture and verdict (registration.on_fail).
+# MR onto CT (elastix: initial translation, rigid; the B-spline stage optional), its QC picture and verdict
+# (registration.on_fail).
 
 
 rule register_mr:
