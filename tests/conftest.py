@@ -70,3 +70,12 @@ def run_with_a_second_experiment(finished_run, tmp_path_factory) -> dict:
     from tests.support.workflow_runs import add_ct_only_experiment
 
     return add_ct_only_experiment(finished_run, tmp_path_factory.mktemp("second") / "run")
+
+
+@pytest.fixture(scope="session")
+def run_with_dropout_experiments(finished_run, tmp_path_factory) -> dict:
+    """The finished run (a copy) under two-fold cross-validation with a modality-dropout model scored with CT + MR and
+    with CT alone, and its post-processing decision: {"workdir", "log"} (tests/support/workflow_runs.py)."""
+    from tests.support.workflow_runs import add_dropout_experiments
+
+    return add_dropout_experiments(finished_run, tmp_path_factory.mktemp("dropout") / "run")

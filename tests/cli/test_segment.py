@@ -62,8 +62,10 @@ def _test_case(results: Path) -> str:
 
 
 def _model(results: Path, experiment: str) -> Path:
-    (folder,) = (results / f"experiments/{experiment}/nnunet/results").glob("Dataset*/*__*__*")
-    return folder
+    """The model folder the experiment trained (models of the same channels share one nnU-Net root)."""
+    records = results.glob(f"experiments/*/nnunet/results/Dataset*/*__*__*/{MODEL_RECORD}")
+    (record,) = [r for r in records if json.loads(r.read_text())["experiment"] == experiment]
+    return record.parent
 
 
 def _images(results: Path, case: str) -> tuple[Path, Path]:
@@ -228,6 +230,42 @@ def test_a_ct_only_model_needs_no_mr(run_with_a_second_experiment, tmp_path):
     labels = sitk.ReadImage(str(tmp_path / "ct.nrrd"))
     assert labels.GetSize() == sitk.ReadImage(str(ct)).GetSize() and labels.GetPixelID() == sitk.sitkUInt8
     assert sitk.GetArrayViewFromImage(labels).max() <= 30 and (tmp_path / "ct.seg.nrrd").is_file()
+
+
+@pytest.mark.slow
+def test_a_dropout_model_segments_a_ct_alone_and_applies_its_postprocessing(run_with_dropout_experiments, tmp_path):
+    """The modality-dropout model of the two-fold run: its record accepts CT alone, so `--ct` without `--mr` gives a
+    label map on the CT's grid; the model's post-processing decision (made from both folds) is applied as nnU-Net's
+    own function applies it to the same prediction (`--no-postprocessing` gives that prediction)."""
+    from nnunetv2.postprocessing.remove_connected_components import (
+        apply_postprocessing,
+        remove_all_but_largest_component_from_segmentation,
+    )
+
+    from hanseg.nnunet.decision_file import read_decision
+
+    results = run_with_dropout_experiments["workdir"] / "results"
+    model = _model(results, "dropout")
+    assert json.loads((model / MODEL_RECORD).read_text())["accepted_inputs"] == [["CT", "MR"], ["CT"]]
+    steps = read_decision(model / "postprocessing.json")
+    ct, _ = _images(results, "case_01")
+    outputs = {}
+    for name, extra in (("applied", []), ("raw", ["--no-postprocessing"])):
+        out = tmp_path / f"{name}.nrrd"
+        result = hanseg("--ct", ct, "--model", model, "--out", out, "--backmap", "nearest", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        image = sitk.ReadImage(str(out))
+        assert image.GetSize() == sitk.ReadImage(str(ct)).GetSize() and image.GetPixelID() == sitk.sitkUInt8
+        outputs[name] = sitk.GetArrayFromImage(image)
+    functions = [remove_all_but_largest_component_from_segmentation] * len(steps)
+    expected = apply_postprocessing(outputs["raw"], functions, [{"labels_or_regions": s} for s in steps])
+    assert np.array_equal(outputs["applied"], expected)
+    # the workflow's post-processed predictions: the same function on its own predictions
+    for experiment in ("dropout", "dropout_ct"):
+        for path in (results / f"experiments/{experiment}/predictions_postprocessed").glob("case_*.nrrd"):
+            raw = sitk.GetArrayFromImage(sitk.ReadImage(str(path.parent.parent / "predictions" / path.name)))
+            expected = apply_postprocessing(raw, functions, [{"labels_or_regions": s} for s in steps])
+            assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(path))), expected), path
 
 
 @pytest.mark.slow

@@ -379,3 +379,62 @@ def test_cpu_trainer_neither_augments_nor_mirrors(nnunet_root):
     assert mirror_axes is None and trainer.inference_allowed_mirroring_axes is None
     assert list(initial_patch_size) == list(trainer.configuration_manager.patch_size)  # nothing to rotate or scale
     assert type(trainer.optimizer).__name__ == "AdamW" and trainer.initial_lr == 1e-2
+
+
+def test_a_residual_encoder_preset_reuses_the_default_preprocessing_and_sizes_down(nnunet_root):
+    """nnU-Net's ResEnc M planner from the dataset's fingerprint: the default plans' preprocessed data, nnU-Net's
+    residual encoder; sized down by the same overrides as the default plans, it passes the model checks."""
+    from hanseg.nnunet.model_checks import check_network_classes, check_plans
+    from hanseg.nnunet.plan import plan_preset, write_derived_plans
+
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    default = json.loads((preprocessed / "nnUNetPlans.json").read_text())
+    path = plan_preset(nnunet_root, DATASET_ID, DATASET_NAME, "nnUNetPlannerResEncM")
+    assert path == preprocessed / "nnUNetResEncUNetMPlans.json"
+    preset = json.loads(path.read_text())
+    config = preset["configurations"][CONFIGURATION]
+    assert config["architecture"]["network_class_name"].endswith("ResidualEncoderUNet")
+    for key in ("data_identifier", "spacing", "normalization_schemes"):
+        assert config[key] == default["configurations"][CONFIGURATION][key], key
+    arch = config["architecture"]["arch_kwargs"]
+    downsampling = [int(np.prod([s[axis] for s in arch["strides"][:3]])) for axis in range(3)]
+    overrides = {"name": "nnUNetResEncUNetMPlans_small", "features_per_stage": [4, 8, 16]}
+    overrides["patch_size"] = [2 * d for d in downsampling]
+    target = write_derived_plans(path, CONFIGURATION, overrides, preprocessed / "nnUNetResEncUNetMPlans_small.json")
+    derived = json.loads(target.read_text())
+    small = derived["configurations"][CONFIGURATION]["architecture"]["arch_kwargs"]
+    assert small["features_per_stage"] == [4, 8, 16] and len(small["n_blocks_per_stage"]) == 3
+    assert derived["configurations"][CONFIGURATION]["data_identifier"] == config["data_identifier"]
+    check_plans(derived, target)
+    check_network_classes(derived, CONFIGURATION, target)
+
+
+def test_the_dropout_trainer_blanks_the_mr_channel_of_about_the_configured_share_of_samples(nnunet_root, monkeypatch):
+    """HANSEG_MODALITY_DROPOUT {"MR": 0.5}: the MR channel (dataset.json's channel 1) of about half the samples is 0,
+    the CT never; {"MR": 0.3, "CT": 0.3}: never both of one sample."""
+    from batchgenerators.utilities.file_and_folder_operations import load_json
+
+    from hanseg.nnunet.trainer import HanSegTrainerNoDAAdamModalityDropout
+
+    set_roots(nnunet_root)
+    preprocessed = nnunet_root / "preprocessed" / dataset_folder_name(DATASET_ID, DATASET_NAME)
+    dataset = load_json(str(preprocessed / "dataset.json"))
+
+    def trainer(probabilities: dict):
+        monkeypatch.setenv("HANSEG_MODALITY_DROPOUT", json.dumps(probabilities))
+        plans = load_json(str(preprocessed / "nnUNetPlans.json"))
+        plans["continue_training"] = False
+        return HanSegTrainerNoDAAdamModalityDropout(plans, CONFIGURATION, 0, dataset, torch.device("cpu"))
+
+    mr_only = trainer({"MR": 0.5})
+    assert mr_only.modality_dropout == [(0.5, [1])]
+    assert mr_only.my_init_kwargs["fold"] == 0  # nnU-Net's record of the init arguments (its checkpoints) still works
+    torch.manual_seed(0)
+    data = mr_only.drop_modalities(torch.ones(400, 2, 4, 4, 4))
+    dropped = (data[:, 1] == 0).flatten(1).all(1)
+    assert 150 < int(dropped.sum()) < 250 and bool((data[:, 0] == 1).all())
+    assert bool((data[~dropped, 1] == 1).all())  # a sample keeps its MR whole or loses it whole
+    both = trainer({"MR": 0.3, "CT": 0.3})
+    data = both.drop_modalities(torch.ones(400, 2, 4, 4, 4))
+    lost_ct, lost_mr = (data[:, 0] == 0).flatten(1).all(1), (data[:, 1] == 0).flatten(1).all(1)
+    assert not bool((lost_ct & lost_mr).any()) and 60 < int(lost_ct.sum()) < 180 and 60 < int(lost_mr.sum()) < 180

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -160,7 +161,14 @@ def test_a_second_experiment_reuses_every_upstream_job_and_is_compared(run_with_
     for rule in ("register_mr", "resample", "split"):
         assert not re.search(rf"rule {rule}:", log), f"{rule} ran again"
     ran = re.findall(r"rule (nnunet_\w+):\n(?:.*\n)*?\s+wildcards: ([^\n]*)", log)
-    assert ran and all("variant=ct," in w or w.endswith("variant=ct") for _, w in ran), ran
+    assert ran and all(re.search(r"variant=(ct|resenc)(,|$)", w) for _, w in ran), ran
+    # resenc (ResEnc M on CT, CPU-sized) shares ct's dataset and preprocessing: it adds planning and its training only
+    jobs = Counter(rule for rule, _ in ran)
+    assert jobs["nnunet_dataset"] == jobs["nnunet_plan_preprocess"] == 1 and jobs["nnunet_train"] == 2, jobs
+    assert jobs["nnunet_plan"] == 2  # nnU-Net's ResEnc M plans, and the CPU-sized plans derived from them
+    resenc_model = "HanSegTrainerNoDAAdam__nnUNetResEncUNetMPlans_cpu__3d_fullres"
+    assert (results / f"experiments/ct/nnunet/results/Dataset501_HaNSeg/{resenc_model}/fold_all").is_dir()
+    assert (results / "experiments/resenc/evaluation/table2.md").is_file()
     assert (results / "experiments/ct/evaluation/table2.md").is_file()
     comparison = pd.read_csv(results / "experiments/comparison_ct_vs_ct_mr.csv", na_values=["nan"])
     required = {"organ", "n", "dc_diff_mean", "dc_p_wilcoxon", "dc_p_holm", "hd95_diff_mean", "hd95_p_wilcoxon"}
@@ -174,6 +182,34 @@ def test_a_second_experiment_reuses_every_upstream_job_and_is_compared(run_with_
         assert row.n == len(pair) and np.isclose(row.dc_p_wilcoxon, expected, equal_nan=True), row.organ
         assert np.isclose(row.dc_diff_mean, differences.mean())
     assert "# ct vs ct_mr: paired differences" in (results / "experiments/comparison_ct_vs_ct_mr.md").read_text()
+
+
+@pytest.mark.slow
+def test_one_dropout_model_is_scored_with_ct_and_mr_with_ct_alone_and_without_postprocessing(
+    run_with_dropout_experiments,
+):
+    """Two-fold cross-validation: the dropout model trains once per fold in ct_mr's nnU-Net dataset (no dataset of its
+    own), its decision is made once from both folds, `dropout_ct` predicts again from CT alone, `dropout_no_pp`
+    predicts nothing (it scores dropout's own predictions as the network left them)."""
+    results = run_with_dropout_experiments["workdir"] / "results"
+    log = run_with_dropout_experiments["log"]
+    ran = Counter(re.findall(r"rule (\w+):\n(?:.*\n)*?\s+wildcards: variant=(\w+)", log))
+    assert ran[("nnunet_train", "ct_mr")] == 2 and ran[("nnunet_postprocessing", "ct_mr")] == 1, ran
+    assert ran[("nnunet_dataset", "ct_mr")] == 1 and not any(v == "dropout" for r, v in ran if r == "nnunet_dataset")
+    assert ran[("nnunet_predict", "dropout")] == ran[("nnunet_predict", "dropout_ct")] == 4
+    assert not any(v == "dropout_no_pp" for r, v in ran if r in ("nnunet_predict", "postprocess_prediction"))
+    model = "HanSegTrainerNoDAAdamModalityDropout__nnUNetPlans_cpu__3d_fullres"
+    assert (results / f"experiments/ct_mr/nnunet/results/Dataset501_HaNSeg/{model}/postprocessing.json").is_file()
+    tables = {
+        name: pd.read_csv(results / f"experiments/{name}/evaluation/per_case.tsv", sep="\t")
+        for name in ("dropout", "dropout_ct", "dropout_no_pp")
+    }
+    assert all(len(t) and set(t.case) == {"case_01", "case_02", "case_03", "case_04"} for t in tables.values())
+    with_mr, ct_alone = (
+        sitk.GetArrayFromImage(sitk.ReadImage(str(results / f"experiments/{n}/predictions/case_01.nrrd")))
+        for n in ("dropout", "dropout_ct")
+    )
+    assert with_mr.shape == ct_alone.shape  # the same model and grid; what it was given differs
 
 
 @pytest.mark.slow
@@ -283,6 +319,52 @@ def test_real_config_with_three_experiments_registers_each_case_once(tmp_path):
     for rule, count in expected.items():
         assert re.search(rf"^{rule}\s+{count}$", out, re.M), (rule, out)
     assert re.search(r"^compare_experiments\s+2$", out, re.M)  # ct and ct_mr_fov, each against ct_mr
+
+
+def _dry_run_jobs(folder: Path, experiments: dict) -> tuple[dict[str, int], str]:
+    """The job counts and the output of a dry run of the real config (5-fold cross-validation) with `experiments`."""
+    folder.mkdir()
+    shutil.copytree(REPO / "config", folder / "config")
+    config = yaml.safe_load((folder / "config/config.yaml").read_text())
+    config["experiments"] = experiments
+    config["split"] = {"method": "cv", "folds": 5}
+    (folder / "config/config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake(folder, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    stats = out[out.index("Job stats:") :].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}, out
+
+
+def test_a_resenc_m_experiment_adds_its_plans_and_one_training_per_fold_and_nothing_upstream(tmp_path):
+    """The real config's dry run with nnU-Net's residual-encoder preset M beside the paper's model: its plans
+    identifier is shown with its cost, it trains once per fold from the same preprocessed data (one planning job,
+    no second dataset or preprocessing), and every job before nnU-Net is the same."""
+    paper = {"ct_mr": {"channels": ["CT", "MR"]}}
+    before, _ = _dry_run_jobs(tmp_path / "paper", paper)
+    resenc = {"channels": ["CT", "MR"], "plans": "nnUNetResEncUNetMPlans"}
+    after, out = _dry_run_jobs(tmp_path / "resenc", paper | {"resenc_m": resenc})
+    added = {rule: after.get(rule, 0) - before.get(rule, 0) for rule in after}
+    assert added["nnunet_train"] == 5 and added["nnunet_plan"] == 1, added
+    for rule in ("register_mr", "resample", "split", "nnunet_dataset", "nnunet_plan_preprocess"):
+        assert added[rule] == 0, (rule, added)
+    assert "HanSegTrainer__nnUNetResEncUNetMPlans__3d_fullres/fold_4/checkpoint_final.pth" in out
+    assert re.search(r"resenc_m: HanSegTrainer__nnUNetResEncUNetMPlans__3d_fullres x 5 fold\(s\); .* 9\.1 GB", out)
+    # what is added downstream: the new experiment's Table 2, left/right check and its comparison with ct_mr
+    assert set(added) - {"all", "total"} <= {
+        "nnunet_train",
+        "nnunet_plan",
+        "register_mr",
+        "resample",
+        "split",
+        "nnunet_dataset",
+        "nnunet_plan_preprocess",
+        "aggregate",
+        "laterality_summary",
+        "compare_experiments",
+        "comparison_figure",
+        "nnunet_postprocessing",  # its decision (cv), made once per trained model
+    } | {rule for rule, count in added.items() if count == 0}, added
 
 
 @pytest.mark.parametrize(

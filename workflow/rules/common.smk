@@ -23,6 +23,12 @@ from hanseg.nnunet import (
     model_folder_name,
 )  # noqa: E402
 from hanseg.nnunet.channels import sources as channel_sources_of  # noqa: E402
+from hanseg.nnunet.experiments import (
+    PRESETS,
+    resolve_experiments,
+    sources_of,
+    training_cost,
+)  # noqa: E402
 
 
 def stop(*lines):
@@ -100,9 +106,21 @@ onerror:
 DATASET = config["dataset"]
 SOURCE = DATASET["source"]
 NNUNET = config["nnunet"]
-# Experiments share everything up to the resampled cases and the split; each has its own nnU-Net root (so one
-# dataset id serves all), model, predictions and evaluation under experiments/<name>/. The first is the primary one.
-EXPERIMENTS = config["experiments"]
+
+
+def resolved_experiments():
+    try:
+        return resolve_experiments(config)
+    except ValueError as error:
+        files = ", ".join(str(path) for path in workflow.configfiles) or "the config"
+        stop(f"{files}: {error}")
+
+
+# Experiments share everything up to the resampled cases and the split. Trained experiments with the same channels
+# share one nnU-Net root (under the first one's folder: dataset, preprocessing, every model of those inputs side by
+# side, as nnU-Net keeps them); each experiment has its own predictions and evaluation under experiments/<name>/.
+# The first is the primary one (hanseg.nnunet.experiments).
+EXPERIMENTS = resolved_experiments()
 PRIMARY = next(iter(EXPERIMENTS))
 
 # ---- the results' paths (README, "Where results land") ---------------------------------------------------------
@@ -117,16 +135,17 @@ REGISTRATION = f"{CASE}/registration"
 RESAMPLED = f"{CASE}/resampled"
 SPLIT_TSV = f"{RESULTS}/split/split.tsv"
 NNUNET_DATASET = dataset_folder_name(NNUNET["dataset_id"], NNUNET["dataset_name"])
-# nnU-Net's own plans, or the smaller plans derived from them (nnunet.plans_overrides: the CPU demo and tests).
+# The plans the preprocessing job writes: nnU-Net's own, or the smaller plans derived from them (nnunet.plans_overrides:
+# the CPU demo and tests). Other plans (residual-encoder presets, an experiment's own overrides): the nnunet_plan job.
 NNUNET_PLANS = (NNUNET["plans_overrides"] or {}).get("name", PLANS_NAME)
 EXPERIMENT = f"{RESULTS}/experiments/{{variant}}"
+# {variant} of the nnU-Net paths: the experiment that holds the dataset (Experiment.dataset_of).
 NNUNET_RAW = f"{EXPERIMENT}/nnunet/raw/{NNUNET_DATASET}"
 NNUNET_PREPROCESSED = f"{EXPERIMENT}/nnunet/preprocessed/{NNUNET_DATASET}"
-NNUNET_MODEL_NAME = model_folder_name(
-    NNUNET["trainer"], NNUNET_PLANS, NNUNET["configuration"]
-)
-NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{NNUNET_MODEL_NAME}"
+NNUNET_MODEL = f"{EXPERIMENT}/nnunet/results/{NNUNET_DATASET}/{{model}}"
+# The network's label map, and (cross-validation) the same with the model's post-processing decision applied.
 PREDICTION = f"{EXPERIMENT}/predictions/{{case}}.nrrd"
+POSTPROCESSED = f"{EXPERIMENT}/predictions_postprocessed/{{case}}.nrrd"
 # The model's result on the original CT's grid (the challenge's label map, and a Slicer .seg.nrrd beside it).
 SEGMENTATION = f"{EXPERIMENT}/segmentations/{{case}}.nrrd"
 EVALUATION = f"{EXPERIMENT}/evaluation"
@@ -200,6 +219,14 @@ wildcard_constraints:
     case="|".join(CASES),
     variant="|".join(config["experiments"]),
     fold="all|[0-9]+",
+    model="|".join(
+        sorted(
+            {
+                e.model_folder_name(NNUNET["configuration"])
+                for e in EXPERIMENTS.values()
+            }
+        )
+    ),
 
 
 def archive_path():
@@ -295,12 +322,76 @@ def comparison_pairs():
 
 
 def channels_of(wildcards):
-    return EXPERIMENTS[wildcards.variant]["channels"]
+    return list(EXPERIMENTS[wildcards.variant].channels)
+
+
+def given_channels_of(wildcards):
+    """The channels the experiment's prediction is given (all of them, or e.g. CT alone for a dropout model)."""
+    return EXPERIMENTS[wildcards.variant].given_channels
 
 
 def channel_sources(variant):
     """The resampled images ("ct", "mr", "fov") the variant's channels are made from."""
-    return channel_sources_of(EXPERIMENTS[variant]["channels"])
+    return channel_sources_of(list(EXPERIMENTS[variant].channels))
+
+
+def trained_experiment(wildcards):
+    """The experiment that trains the model {model} of the nnU-Net root under experiments/{variant}."""
+    for e in EXPERIMENTS.values():
+        if (
+            e.trains
+            and e.dataset_of == wildcards.variant
+            and e.model_folder_name(NNUNET["configuration"]) == wildcards.model
+        ):
+            return e
+    raise ValueError(
+        f"no experiment trains {wildcards.model} under experiments/{wildcards.variant}"
+    )
+
+
+def plans_specs():
+    """{(dataset experiment, plans name): (preset, overrides)} of every plans the nnunet_plan job writes: the plans
+    experiments train with beyond the default ones, and the presets that derived plans start from.
+    """
+    specs = {}
+    for e in EXPERIMENTS.values():
+        if not e.trains:
+            continue
+        if e.plans_overrides and e.preset != PLANS_NAME:
+            specs[(e.dataset_of, e.preset)] = (e.preset, None)
+        if e.plans != NNUNET_PLANS:
+            specs[(e.dataset_of, e.plans)] = (e.preset, e.plans_overrides)
+    return specs
+
+
+def plan_inputs(wildcards):
+    """The default plans (their job wrote the fingerprint and nnU-Net's own plans), and the preset that derived
+    plans start from."""
+    preset, overrides = plans_specs()[(wildcards.variant, wildcards.plans)]
+    inputs = {"default_plans": f"{NNUNET_PREPROCESSED}/{NNUNET_PLANS}.json"}
+    if overrides and preset != PLANS_NAME:
+        inputs["preset"] = f"{NNUNET_PREPROCESSED}/{preset}.json"
+    return {key: path.format(variant=wildcards.variant) for key, path in inputs.items()}
+
+
+def plan_params(wildcards):
+    preset, overrides = plans_specs()[(wildcards.variant, wildcards.plans)]
+    return {
+        "preset": preset,
+        "planner": PRESETS[preset].planner,
+        "plans_overrides": canonical(overrides),
+    }
+
+
+def training_plans(wildcards):
+    e = trained_experiment(wildcards)
+    return f"{NNUNET_PREPROCESSED}/{e.plans}.json".format(variant=wildcards.variant)
+
+
+def postprocessing_applies(variant):
+    """Whether the experiment's predictions get its model's post-processing decision: cross-validation only (the
+    decision needs every case predicted by a model that did not see it)."""
+    return config["split"]["method"] == "cv" and EXPERIMENTS[variant].postprocessing
 
 
 def resampled(case, source):
@@ -329,9 +420,17 @@ def canonical(value):
 
 def model_record(wildcards):
     """What `hanseg segment` needs to prepare a new case exactly as the model's training cases were."""
+    e = trained_experiment(wildcards)
+    # Only for a dropout model: a record (a param) unchanged for the others, so upgrading retrains nothing.
+    dropout = (
+        {"modality_dropout": e.modality_dropout, "accepted_inputs": e.accepted_inputs}
+        if e.modality_dropout
+        else {}
+    )
     return {
-        "experiment": wildcards.variant,
-        "channels": EXPERIMENTS[wildcards.variant]["channels"],
+        "experiment": e.name,
+        "channels": list(e.channels),
+        **dropout,
         "target_spacing": config["preprocessing"]["target_spacing"],
         "hu_clip": config["preprocessing"]["hu_clip"],
         "body_crop": config["preprocessing"]["body_crop"],
@@ -387,12 +486,55 @@ def fold_of(case):
     return str(int(table.loc[table["case"] == case, "fold"].iloc[0]))
 
 
+def model_folder_of(variant):
+    """The folder of the model the experiment predicts with (its own, or the one it scores)."""
+    e = EXPERIMENTS[variant]
+    return NNUNET_MODEL.format(
+        variant=e.dataset_of, model=e.model_folder_name(NNUNET["configuration"])
+    )
+
+
 def checkpoint_of(variant, fold):
-    return f"{NNUNET_MODEL}/fold_{fold}/checkpoint_final.pth".format(variant=variant)
+    return f"{model_folder_of(variant)}/fold_{fold}/checkpoint_final.pth"
+
+
+def decision_of(variant):
+    """The model's post-processing decision (recorded in its folder)."""
+    return f"{model_folder_of(variant)}/postprocessing.json"
+
+
+def network_prediction_of(variant, case):
+    """The network's label map for the case: a scoring experiment given all of its model's inputs reads the model's
+    own (nothing is predicted twice)."""
+    e = EXPERIMENTS[variant]
+    source = e.model_of if e.inputs == EXPERIMENTS[e.model_of].inputs else variant
+    return PREDICTION.format(variant=source, case=case)
 
 
 def prediction_of(variant, case):
-    return PREDICTION.format(variant=variant, case=case)
+    """The label map the experiment is evaluated on (post-processed where that applies)."""
+    if postprocessing_applies(variant):
+        return POSTPROCESSED.format(variant=variant, case=case)
+    return network_prediction_of(variant, case)
+
+
+def postprocess_inputs(wildcards):
+    return {
+        "prediction": network_prediction_of(wildcards.variant, wildcards.case),
+        "decision": decision_of(wildcards.variant),
+    }
+
+
+def decision_inputs(wildcards):
+    """Every case's cross-validation prediction by the model (the fold that did not see it) and its reference, and
+    the folds' checkpoints (nnU-Net's plans.json and dataset.json beside them)."""
+    e = trained_experiment(wildcards)
+    cases = test_cases()
+    return {
+        "checkpoints": [checkpoint_of(e.name, fold) for fold in training_folds()],
+        "predictions": [PREDICTION.format(variant=e.name, case=c) for c in cases],
+        "references": [f"{RESAMPLED}/labels.nrrd".format(case=c) for c in cases],
+    }
 
 
 def segmentation_of(variant, case):
@@ -402,7 +544,7 @@ def segmentation_of(variant, case):
 def prediction_inputs(wildcards):
     inputs = {
         source: resampled(wildcards.case, source)
-        for source in channel_sources(wildcards.variant)
+        for source in sources_of(EXPERIMENTS[wildcards.variant])
     }
     inputs["checkpoint"] = checkpoint_of(wildcards.variant, fold_of(wildcards.case))
     return inputs
@@ -420,6 +562,8 @@ def segment_inputs(wildcards):
     """What `nnunet_predict` reads, and the original CT's grid (the clipped CT keeps it exactly)."""
     inputs = prediction_inputs(wildcards)
     inputs["original_ct"] = CLIPPED_CT.format(case=wildcards.case)
+    if postprocessing_applies(wildcards.variant):
+        inputs["decision"] = decision_of(wildcards.variant)
     return inputs
 
 
@@ -527,11 +671,43 @@ def figure4_case_param(wildcards):
 
 def training_checkpoints():
     # The folds follow from the config alone, so a dry run before any data already shows every training job.
-    return [checkpoint_of(v, fold) for v in EXPERIMENTS for fold in training_folds()]
+    return [
+        checkpoint_of(v, fold)
+        for v, e in EXPERIMENTS.items()
+        if e.trains
+        for fold in training_folds()
+    ]
 
 
 def training_experiments():
-    return [v for v in EXPERIMENTS for fold in training_folds()]
+    return [v for v, e in EXPERIMENTS.items() if e.trains for fold in training_folds()]
+
+
+def decision_targets():
+    """The post-processing decision of every trained model (cross-validation only)."""
+    if config["split"]["method"] != "cv":
+        return []
+    return [decision_of(v) for v, e in EXPERIMENTS.items() if e.trains]
+
+
+def show_training_plan():
+    """Every run, the dry run included, states per trained experiment its model (trainer and plans) and what training
+    it costs (nnU-Net's published figures for its plans) times the split's folds, before anything trains
+    (docs/costs.md). Not in the jobs (Snakemake parses the workflow again in each)."""
+    if not workflow.is_main_process:
+        return
+    folds = len(training_folds())
+    # Not prefixed "hanseg:": that prefix marks the lines that stop a run.
+    logger.info(
+        f"Training per experiment, with nnU-Net's published A100 figures for its plans scaled to "
+        f"{NNUNET['epochs']} x {NNUNET['iterations_per_epoch']} iterations (docs/costs.md, 'Training'):"
+    )
+    for e in EXPERIMENTS.values():
+        if e.trains:
+            logger.info(f"  {training_cost(e, NNUNET, folds)}")
+
+
+show_training_plan()
 
 
 def figure_targets():

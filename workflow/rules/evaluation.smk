@@ -104,7 +104,7 @@ rule laterality:
     # Is every predicted left organ on the patient's left of its right partner? Catches a mirrored prediction that
     # Dice alone can hide (symmetric pairs).
     input:
-        prediction=PREDICTION,
+        prediction=lambda wildcards: prediction_of(wildcards.variant, wildcards.case),
         reference=f"{RESAMPLED}/labels.nrrd",
     output:
         table=f"{EVALUATION}/laterality/{{case}}.tsv",
@@ -170,7 +170,7 @@ rule compare_experiments:
         runtime=10,
     params:
         bootstrap=canonical(config["evaluation"]["bootstrap"]),
-        description_a=lambda wildcards: EXPERIMENTS[wildcards.a].get("description", ""),
-        description_b=lambda wildcards: EXPERIMENTS[wildcards.b].get("description", ""),
+        description_a=lambda wildcards: EXPERIMENTS[wildcards.a].description,
+        description_b=lambda wildcards: EXPERIMENTS[wildcards.b].description,
     script:
         "../scripts/compare_experiments.py"

@@ -275,6 +275,8 @@ rule provenance:
         checkpoints=training_checkpoints(),
         # They name the itk-elastix and SimpleITK that registered the images, and every case's QC verdict.
         registrations=registration_reports(),
+        # nnU-Net's post-processing decision of each cross-validated model (none for a holdout split).
+        decisions=decision_targets(),
     output:
         json=f"{RESULTS}/provenance.json",
         md=report(

@@ -24,6 +24,7 @@ rule segment:
         model=lambda wildcards, input: str(Path(input.checkpoint).parents[1]),
         fold=lambda wildcards: fold_of(wildcards.case),
         channels=channels_of,
+        given=given_channels_of,
         backmap=config["segment"]["backmap"],
     script:
         "../scripts/segment.py"

@@ -9,6 +9,7 @@ def main(snakemake):
         model=snakemake.params.model,
         fold=snakemake.params.fold,
         channels=snakemake.params.channels,
+        given=snakemake.params.given,
         device=snakemake.config["nnunet"]["device"],  # how the job runs, not what it computes: not a param
         threads=snakemake.threads,
     )

@@ -12,6 +12,7 @@ def main(snakemake):
         known_versions=snakemake.params.known_versions,
         registrations=snakemake.input.registrations,
         experiments=snakemake.params.experiments,
+        decisions=snakemake.input.decisions,
     )
 
 

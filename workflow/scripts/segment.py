@@ -14,6 +14,8 @@ def main(snakemake):
         backmap=snakemake.params.backmap,
         device=snakemake.config["nnunet"]["device"],  # how the job runs, not what it computes: not a param
         threads=snakemake.threads,
+        given=list(snakemake.params.given),
+        decision=snakemake.input.get("decision"),
     )
 
 

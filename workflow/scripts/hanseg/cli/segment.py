@@ -27,6 +27,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
         qc_thresholds=dict(args.qc or []),
         backmap=args.backmap,
         intermediates=args.keep_intermediates,
+        postprocessing=not args.no_postprocessing,
     )
     found = sum(1 for voxels in summary["organ_voxels"].values() if voxels)
     print(
@@ -41,7 +42,17 @@ def add_segment_parser(sub) -> None:
         help="apply a trained model to a new CT (+ T1 MR): label map on the CT's own grid and a Slicer .seg.nrrd",
     )
     p.add_argument("--ct", type=Path, required=True, help="the patient's CT (HU), as HaN-Seg's *_IMG_CT.nrrd")
-    p.add_argument("--mr", type=Path, help="the patient's T1 MR, unregistered (needed by a model with MR channels)")
+    p.add_argument(
+        "--mr",
+        type=Path,
+        help="the patient's T1 MR, unregistered (needed by a model with MR channels, unless modality "
+        "dropout trained it for CT alone)",
+    )
+    p.add_argument(
+        "--no-postprocessing",
+        action="store_true",
+        help="leave out the model's post-processing decision (postprocessing.json in a cross-validated model folder)",
+    )
     p.add_argument(
         "--model",
         type=Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 from hanseg.core.timing import Stopwatch
 from hanseg.dataset.splits import excluded_cases, nnunet_cases, read_split, write_nnunet_folds
 from hanseg.nnunet.dataset import write_raw_dataset
-from hanseg.nnunet.plan import plan_and_preprocess, write_derived_plans
+from hanseg.nnunet.plan import plan_and_preprocess, plan_preset, write_derived_plans
 from hanseg.nnunet.predict import Predictor
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,28 @@ def nnunet_plan_preprocess(
         write_nnunet_folds(read_split(split), Path(plans).parent / "splits_final.json")
 
 
+def nnunet_plan(
+    plans: Path | str,
+    *,
+    root: Path | str,
+    dataset_id: int,
+    dataset_name: str,
+    configuration: str,
+    preset: str,
+    planner: str,
+    plans_overrides: Mapping | None,
+) -> None:
+    """Plans beside the default ones, planning only (the preprocessed data are the default plans'): nnU-Net's `preset`
+    as its `planner` plans it, or, with `plans_overrides`, a smaller network derived from the preset's plans."""
+    target = Path(plans)
+    if plans_overrides:
+        write_derived_plans(target.parent / f"{preset}.json", configuration, dict(plans_overrides), target)
+        return
+    written = plan_preset(root, dataset_id, dataset_name, planner)
+    if written.resolve() != target.resolve():
+        raise RuntimeError(f"nnU-Net's {planner} wrote {written}, not {target}")
+
+
 def nnunet_predict(
     images: Mapping[str, Path | str],
     prediction: Path | str,
@@ -78,12 +100,46 @@ def nnunet_predict(
     model: Path | str,
     fold: str,
     channels: Sequence[str],
+    given: Sequence[str] | None = None,
     device: str,
     threads: int,
 ) -> None:
-    """One case's label map on the model's grid from its resampled `images` ("ct", "mr", "fov" -> path)."""
+    """One case's label map on the model's grid from its resampled `images` ("ct", "mr", "fov" -> path), given only
+    the `given` channels (default: all; a model trained with modality dropout predicts from fewer)."""
     watch = Stopwatch(log, "nnunet_predict")
     with watch("loading the model"):
         predictor = Predictor(model, [fold], device=device, threads=threads)
     with watch("prediction"):
-        predictor.predict_files(list(channels), dict(images), prediction)
+        predictor.predict_files(list(channels), dict(images), prediction, given=given)
+
+
+def nnunet_postprocessing(
+    predictions: Sequence[Path | str],
+    references: Sequence[Path | str],
+    decision: Path | str,
+    *,
+    processes: int,
+) -> None:
+    """nnU-Net's post-processing decision from the cross-validation's predictions (every case predicted by the fold
+    that did not see it) against the reference label maps, written into the model folder (`decision`)."""
+    from hanseg.nnunet.postprocessing import decide
+
+    model = Path(decision).parent
+    cases = [Path(p).name.removesuffix(".nrrd") for p in predictions]
+    decide(
+        dict(zip(cases, predictions, strict=True)),
+        dict(zip(cases, references, strict=True)),
+        model / "plans.json",
+        model / "dataset.json",
+        decision,
+        processes=processes,
+    )
+
+
+def postprocess_prediction(prediction: Path | str, decision: Path | str, postprocessed: Path | str) -> None:
+    """One case's label map with the model's post-processing decision applied (nnU-Net's own function)."""
+    from hanseg.core.images import read_image, write_image
+    from hanseg.nnunet.decision_file import read_decision
+    from hanseg.nnunet.postprocessing import apply_to_image
+
+    write_image(apply_to_image(read_image(prediction, "labels"), read_decision(decision)), postprocessed)

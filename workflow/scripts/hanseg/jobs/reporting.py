@@ -94,6 +94,7 @@ def provenance(
     known_versions: Mapping,
     registrations: Iterable[Path | str],
     experiments: object,
+    decisions: Iterable[Path | str] = (),
 ) -> None:
     """The run's provenance; nnU-Net training writes hanseg_training.json beside each fold's final checkpoint."""
     records = [Path(p).with_name("hanseg_training.json") for p in checkpoints]
@@ -104,5 +105,6 @@ def provenance(
         known_versions,
         registration_reports=registrations,
         experiments=experiments,
+        decisions=decisions,
     )
     write_provenance(record, json_path, md)

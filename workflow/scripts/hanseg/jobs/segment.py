@@ -37,8 +37,9 @@ from hanseg.core.label_files import slicer_path, write_label_files
 from hanseg.core.timing import Stopwatch
 from hanseg.jobs.registration import RegistrationFiles, write_registration
 from hanseg.nnunet.apply import predict
-from hanseg.nnunet.channels import read_channels
+from hanseg.nnunet.channels import given_channels, read_channels
 from hanseg.nnunet.model import Model, check_inputs, read_model
+from hanseg.nnunet.postprocessing import apply_to_image, model_decision
 from hanseg.nnunet.predict import Predictor
 from hanseg.nnunet.train import resolve_device
 from hanseg.preprocessing.backmap import check_method, onto_grid
@@ -146,11 +147,13 @@ def segment_case(
     qc_thresholds: dict | None = None,
     backmap: str = BACKMAP,
     intermediates: Path | str | None = None,
+    postprocessing: bool = True,
 ) -> dict:
     """Segment one case; write `out_path` (label map) and its `.seg.nrrd` beside it; return the run's summary.
 
     Everything that can be checked cheaply (the output name, the model folder, the channels against the inputs,
-    the images, the head) is checked before the registration and the prediction.
+    the images, the head) is checked before the registration and the prediction. The model's post-processing
+    decision (a cross-validated model's `postprocessing.json`) is applied unless `postprocessing` is False.
     """
     check_method(backmap)  # before anything slow
     resolve_device(device)  # a GPU asked for on a machine without one: said now, not after the registration
@@ -160,6 +163,7 @@ def segment_case(
     slicer_path(out_path)  # a wrong output name fails now, not after the prediction
     model = read_model(model_dir, folds)
     check_inputs(model, mr_path is not None)
+    decision = model_decision(model.folder) if postprocessing else None
     # The checkpoints and the network classes are checked before anything is written (untrusted input).
     with watch("loading the model"):
         predictor = Predictor(model.folder, model.folds, device=device, threads=threads)
@@ -187,14 +191,18 @@ def segment_case(
             "kept": intermediates is not None,
         }
         channel_images, status = _channels(ct, mr, mr_path, model, work, watch, options)
-        labels_path, seg_path, counts = _predict(predictor, channel_images, ct, out_path, work, watch, options, backmap)
+        labels_path, seg_path, counts = _predict(
+            predictor, channel_images, ct, out_path, work, watch, options, backmap, decision
+        )
         summary = {
             "ct": str(ct_path),
             "mr": str(mr_path) if mr_path is not None else None,
             "model": str(model.folder),
             "experiment": model.name,
             "channels": model.channels,
+            "inputs": ["CT", "MR"] if model.needs_mr and mr_path is not None else ["CT"],
             "folds": model.folds,
+            "postprocessing": decision,
             "device": device,
             "backmap": backmap,
             "registration_qc": status,
@@ -215,7 +223,7 @@ def _channels(ct, mr, mr_path, model: Model, work: Path, watch: Stopwatch, optio
     lower, upper = record["hu_clip"]
     ct_clipped = clip_intensity(ct, lower, upper)
     status = mr_in_ct = fov = None
-    if model.needs_mr:
+    if model.needs_mr and mr is not None:
         with watch("registration"):
             status, registered = _register(ct_clipped, mr, model, mr_path, work / "registration", **options)
             mr_in_ct = read_image(registered.mr)
@@ -237,11 +245,13 @@ def _channels(ct, mr, mr_path, model: Model, work: Path, watch: Stopwatch, optio
             body_crop=bool(record["body_crop"]),
         )
         files = {"ct": resampled.ct, "mr": resampled.mr, "fov": resampled.fov}
-        channel_images = read_channels(model.channels, files)
+        # Without an MR, a model that accepts CT alone (modality dropout) gets zero MR channels.
+        given = given_channels(model.channels, ["CT"]) if model.needs_mr and mr is None else None
+        channel_images = read_channels(model.channels, files, given)
     return channel_images, status
 
 
-def _predict(predictor, channel_images, ct, out_path: Path, work: Path, watch: Stopwatch, options, backmap):
+def _predict(predictor, channel_images, ct, out_path: Path, work: Path, watch: Stopwatch, options, backmap, decision):
     """nnU-Net's prediction brought onto the original CT's grid and written (label map and Slicer file); the paths
     and the voxels per label."""
     with watch("prediction"):
@@ -251,6 +261,8 @@ def _predict(predictor, channel_images, ct, out_path: Path, work: Path, watch: S
     with watch("back_mapping"):
         labels = onto_grid(prediction, probabilities, Grid.of(ct))
         del probabilities
+        if decision:  # on the CT's grid: the grid of the label map handed out
+            labels = apply_to_image(labels, decision)
         labels_path, seg_path = write_label_files(labels, out_path)
     array = sitk.GetArrayViewFromImage(labels)
     counts = np.bincount(array.ravel(), minlength=len(dataset_layout.ORGANS) + 1)

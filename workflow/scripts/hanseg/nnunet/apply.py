@@ -44,15 +44,21 @@ def segment_resampled(
     backmap: str = BACKMAP,
     device: str = "cpu",
     threads: int = 1,
+    given: list[str] | None = None,
+    decision: Path | str | None = None,
 ) -> tuple[Path, Path]:
     """The workflow's `segment` rule: a case the run already registered and resampled (`files`: "ct", "mr", "fov"
-    on the model's grid, as the channels need them), segmented onto the grid of `original_ct`, exactly as
+    on the model's grid, as the channels need them; with `given`, only those channels), segmented onto the grid of
+    `original_ct` and post-processed with the model's `decision` file when given, exactly as
     :func:`hanseg.jobs.segment.segment_case` segments a new case from there on."""
+    from hanseg.nnunet.decision_file import read_decision
+    from hanseg.nnunet.postprocessing import apply_to_image
     from hanseg.nnunet.predict import Predictor
 
     slicer_path(out_path)
     watch = Stopwatch(log, "segment")
-    channel_images = read_channels(channels, files)
+    steps = read_decision(decision) if decision else None
+    channel_images = read_channels(channels, files, given)
     target = Grid.of(read_image(original_ct))
     with watch("loading the model"):
         predictor = Predictor(model_dir, folds, device=device, threads=threads)
@@ -60,5 +66,7 @@ def segment_resampled(
         prediction, probabilities = predict(predictor, channel_images, backmap=backmap)
     with watch(f"back onto the CT's grid ({backmap})"):
         labels = onto_grid(prediction, probabilities, target)
+    if steps:
+        labels = apply_to_image(labels, steps)
     with watch("writing the label map and the Slicer segmentation"):
         return write_label_files(labels, out_path)

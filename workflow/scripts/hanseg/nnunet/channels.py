@@ -7,6 +7,9 @@ An experiment (config `experiments`) lists its channels; each comes from the cas
   counts the zeros outside the field of view (the paper's input).
 - ``MR_FOV``: the same MR z-scored inside its field of view only, zero outside; nnU-Net normalises it no further.
 - ``FOV``: the MR's field-of-view mask (1 inside, 0 outside), not normalised: where the MR channel means something.
+
+A model trained with modality dropout predicts without the MR: its MR channels are then zero images on the CT's grid,
+which nnU-Net's normalisation leaves at zero (its z-score of a constant image is 0): what the training's dropout fed it.
 """
 
 from __future__ import annotations
@@ -67,10 +70,33 @@ def channel_image(channel: str, images: dict[str, sitk.Image]) -> sitk.Image:
     return image
 
 
-def read_channels(channels: list[str], files: dict) -> list[sitk.Image]:
+#: The modality each channel is made from: CT, or the registered MR (with its field of view).
+MODALITY = {"CT": "CT", "MR": "MR", "MR_FOV": "MR", "FOV": "MR"}
+
+
+def read_channels(channels: list[str], files: dict, given: list[str] | None = None) -> list[sitk.Image]:
     """The channels' images, in training order, from the resampled files ("ct", "mr", "fov" as :func:`sources`
-    lists them), each read and checked (one line naming a broken file)."""
+    lists them), each read and checked (one line naming a broken file). With `given` (the channels an input is given
+    for, e.g. ["CT"]), the others are zero images on the CT's grid (a model trained with modality dropout)."""
     from hanseg.core.images import read_image
 
-    images = {source: read_image(files[source], "mask" if source == "fov" else "image") for source in sources(channels)}
-    return [channel_image(c, images) for c in channels]
+    given = list(channels) if given is None else [c for c in channels if c in given]
+    if len(given) < len(channels) and "CT" not in given:
+        raise ValueError(f"channels {channels}: predicting from {given} only needs the CT (its grid)")
+    images = {source: read_image(files[source], "mask" if source == "fov" else "image") for source in sources(given)}
+    blank = None
+    result = []
+    for c in channels:
+        if c in given:
+            result.append(channel_image(c, images))
+            continue
+        if blank is None:
+            blank = sitk.Image(images["ct"].GetSize(), sitk.sitkFloat32)
+            blank.CopyInformation(images["ct"])
+        result.append(blank)
+    return result
+
+
+def given_channels(channels: list[str], modalities: list[str] | tuple[str, ...]) -> list[str]:
+    """The channels made from the given modalities (e.g. ["CT"]: the CT channel only)."""
+    return [c for c in channels if MODALITY[c] in modalities]

@@ -23,6 +23,7 @@ from pathlib import Path
 from hanseg.core.defaults import PACKAGED_PREFIX, choices
 from hanseg.nnunet import MODEL_RECORD
 from hanseg.nnunet.channels import CHANNELS, nnunet_channel_names
+from hanseg.nnunet.experiments import MODALITIES, modalities_of
 from hanseg.nnunet.model_checks import MAX_JSON_BYTES, ModelError, check_plans, check_size
 from hanseg.registration.parameter_text import ParameterTextError, check_parameter_text
 
@@ -51,6 +52,12 @@ class Model:
     def needs_mr(self) -> bool:
         """True if a channel is made from the registered MR or its field of view."""
         return any(source in ("mr", "fov") for c in self.channels for source in CHANNELS[c][1])
+
+    @property
+    def accepted_inputs(self) -> list[list[str]]:
+        """The input sets the model predicts from (the record's `accepted_inputs`: a model trained with modality
+        dropout accepts CT alone too); a record without them: every modality of its channels."""
+        return self.record.get("accepted_inputs") or [modalities_of(self.channels)]
 
     @property
     def name(self) -> str:
@@ -145,6 +152,21 @@ def check_record(record: dict, path: Path) -> None:
     except (ValueError, TypeError) as error:
         raise ModelError(f"{path}: {error}") from error
     _check_registration(record["registration"], path)
+    accepted = record.get("accepted_inputs")
+    full = modalities_of(record["channels"])
+    if accepted is not None and not (
+        isinstance(accepted, list)
+        and 0 < len(accepted) <= 4
+        and all(
+            isinstance(a, list) and a and all(m in MODALITIES for m in a) and set(a) <= set(full) and "CT" in a
+            for a in accepted
+        )
+        and full in accepted
+    ):
+        raise ModelError(
+            f"{path}: accepted_inputs {accepted!r} is not a list of input sets (CT, MR) of its channels, the full one "
+            "included"
+        )
 
 
 def _check_registration(registration: object, path: Path) -> None:
@@ -173,8 +195,9 @@ def _check_registration(registration: object, path: Path) -> None:
 
 
 def check_inputs(model: Model, mr_given: bool, mr_name: str = "--mr") -> None:
-    """A model with MR channels needs an MR; a CT-only model takes none (it would be ignored silently)."""
-    if model.needs_mr and not mr_given:
+    """A model with MR channels needs an MR, unless modality dropout trained it for CT alone; a CT-only model takes
+    none (it would be ignored silently)."""
+    if model.needs_mr and not mr_given and ["CT"] not in model.accepted_inputs:
         raise ModelError(
             f"{model.folder}: model {model.name!r} was trained on channels {', '.join(model.channels)} and needs the "
             "case's T1 MR: pass --mr MR.nrrd"

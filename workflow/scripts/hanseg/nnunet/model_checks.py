@@ -14,6 +14,9 @@ A model folder holds three things that choose code, not only numbers:
   packages, that the name is a network class defined there. Sizes are bounded (:data:`PLAN_LIMITS`).
 - The record's elastix text: :mod:`hanseg.registration.parameter_text`.
 
+nnU-Net's post-processing decision names functions too: :mod:`hanseg.nnunet.decision_file` allows only its
+largest-component one.
+
 Every refusal is a :class:`ModelError` naming the file and what was refused.
 """
 

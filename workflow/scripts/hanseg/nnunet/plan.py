@@ -59,6 +59,27 @@ def plan_and_preprocess(
     return plans
 
 
+def plan_preset(nnunet_root: Path | str, dataset_id: int, dataset_name: str, planner: str) -> Path:
+    """nnU-Net's plans of one of its planners (e.g. nnUNetPlannerResEncM) from the dataset's fingerprint, planning
+    only: the residual-encoder presets preprocess as the default plans do (same `data_identifier`), so their training
+    reads the default plans' preprocessed data. Returns the plans file nnU-Net wrote."""
+    set_roots(nnunet_root)
+    from nnunetv2.experiment_planning.experiment_planners import default_experiment_planner
+    from nnunetv2.experiment_planning.experiment_planners.residual_unets import residual_encoder_unet_planners
+
+    modules = (residual_encoder_unet_planners, default_experiment_planner)
+    planner_class = next((getattr(m, planner) for m in modules if hasattr(m, planner)), None)
+    if planner_class is None:
+        raise ValueError(f"unknown nnU-Net planner {planner!r}")
+    instance = planner_class(dataset_id)  # each preset's own GPU memory target
+    plans = instance.plan_experiment()
+    folder = Path(nnunet_root) / "preprocessed" / dataset_folder_name(dataset_id, dataset_name)
+    path = folder / f"{plans['plans_name']}.json"
+    if not path.is_file():
+        raise RuntimeError(f"nnU-Net's {planner} wrote no {path}")
+    return path
+
+
 def derive_plans(plans: dict, configuration: str, name: str, overrides: dict) -> dict:
     """A copy of nnU-Net's plans named `name`, with `configuration`'s network, patch and batch overridden.
 
@@ -85,8 +106,10 @@ def derive_plans(plans: dict, configuration: str, name: str, overrides: dict) ->
             )
         architecture["n_stages"] = stages
         architecture["features_per_stage"] = [int(f) for f in features]
-        for key in ("kernel_sizes", "strides", "n_conv_per_stage"):
-            architecture[key] = architecture[key][:stages]
+        # n_conv_per_stage: nnU-Net's plain UNet; n_blocks_per_stage: its residual-encoder presets
+        for key in ("kernel_sizes", "strides", "n_conv_per_stage", "n_blocks_per_stage"):
+            if key in architecture:
+                architecture[key] = architecture[key][:stages]
         architecture["n_conv_per_stage_decoder"] = architecture["n_conv_per_stage_decoder"][: stages - 1]
     if overrides.get("patch_size") is not None:
         config["patch_size"] = [int(v) for v in overrides["patch_size"]]

@@ -175,7 +175,10 @@ class Predictor:
         write_image(labels, out_path)
         return labels
 
-    def predict_files(self, channels: list[str], files: dict[str, Path | str], out_path: Path | str) -> sitk.Image:
-        """Segment one case from its resampled images ("ct", "mr", "fov" as the channels need them)."""
+    def predict_files(
+        self, channels: list[str], files: dict[str, Path | str], out_path: Path | str, *, given=None
+    ) -> sitk.Image:
+        """Segment one case from its resampled images ("ct", "mr", "fov" as the channels need them); with `given`,
+        from those channels only (:func:`hanseg.nnunet.channels.read_channels`)."""
         # Read and checked before the (long) prediction: a broken input stops here with one line naming the file.
-        return self.predict_case(read_channels(channels, files), out_path)
+        return self.predict_case(read_channels(channels, files, given), out_path)

@@ -74,6 +74,7 @@ def train_fold(
     save_every: int = defaults.NNUNET_CHECKPOINT_EVERY,
     final_validation: bool = False,
     model_record: dict | None = None,
+    modality_dropout: dict[str, float] | None = None,
 ) -> Path:
     """Train (or resume) one fold; return checkpoint_final.pth.
 
@@ -81,10 +82,15 @@ def train_fold(
     With `expected_checkpoint`, nnU-Net's own output folder must be that file's folder (it names the folder itself).
     `model_record` (what a user of the model needs to prepare a new case: channels, grid, HU clip, body crop) goes
     into the model folder as :data:`MODEL_RECORD`, beside nnU-Net's plans.json and dataset.json.
+    `modality_dropout` ({"MR": p}) is what a `...ModalityDropout` trainer drops (hanseg.nnunet.trainer); by default
+    the record's.
     """
     torch_device = resolve_device(device)  # before anything slow
     set_roots(nnunet_root)
     _set_budget(torch_device, threads, epochs, iterations_per_epoch, val_iterations_per_epoch, save_every)
+    if modality_dropout is None:  # the rule passes the record only (its script stays as it was: no retraining)
+        modality_dropout = (model_record or {}).get("modality_dropout")
+    os.environ["HANSEG_MODALITY_DROPOUT"] = json.dumps(modality_dropout or {})
     import torch
 
     importlib.import_module("hanseg.nnunet.trainer")  # imports nnU-Net, which reads its budget from the environment
@@ -118,6 +124,7 @@ def train_fold(
         "iterations_per_epoch": iterations_per_epoch,
         "val_iterations_per_epoch": val_iterations_per_epoch,
         "checkpoint_every": save_every,
+        "modality_dropout": modality_dropout or {},
         "resumed_from_epoch": resumed_from,
         "resumed_from_checkpoint": resume.name if resume is not None else None,
         "inference_allowed_mirroring_axes": list(trainer.inference_allowed_mirroring_axes or ()),

@@ -21,6 +21,8 @@ not learn in (measured: docs/demo.md, "The CPU demo"); the paper's run keeps Han
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 
@@ -128,8 +130,64 @@ class HanSegTrainerNoDAAdam(HanSegTrainer):
         return optimizer, PolyLRScheduler(optimizer, self.initial_lr, self.num_epochs)
 
 
-#: The trainers the workflow can train and predict with (config `nnunet.trainer`), by name.
-TRAINERS: dict[str, type[HanSegTrainer]] = {cls.__name__: cls for cls in (HanSegTrainer, HanSegTrainerNoDAAdam)}
+class ModalityDropout:
+    """Modality dropout, mixed into a trainer: each training sample loses its MR (or its CT) with the probabilities in
+    HANSEG_MODALITY_DROPOUT (JSON, e.g. {"MR": 0.5}), so that one network predicts from CT alone or CT + MR.
+
+    A dropped modality's channels are set to 0 after nnU-Net's normalisation. That is what a missing input becomes at
+    prediction (:func:`hanseg.nnunet.channels.read_channels` feeds a zero image; nnU-Net's z-score of a constant image
+    is 0, and the MR_FOV and FOV channels are 0 wherever the MR does not reach): the network learns exactly the input
+    it gets without the MR. At most one modality is dropped per sample; validation always sees every input.
+    """
+
+    @functools.cached_property
+    def modality_dropout(self) -> list[tuple[float, list[int]]]:
+        """(probability, the channels it blanks) per dropped modality, read once (no __init__ of its own: nnU-Net
+        records a trainer's init arguments from its signature)."""
+        probabilities = json.loads(os.environ.get("HANSEG_MODALITY_DROPOUT") or "{}")
+        modality = {int(i): "CT" if name == "CT" else "MR" for i, name in self.dataset_json["channel_names"].items()}
+        self.print_to_log_file(f"ModalityDropout: {probabilities} (channels {modality})")
+        return [
+            (float(p), [i for i, m in sorted(modality.items()) if m == dropped])
+            for dropped, p in sorted(probabilities.items())
+            if float(p) > 0
+        ]
+
+    def drop_modalities(self, data: torch.Tensor) -> torch.Tensor:
+        """`data` (batch, channel, ...) with each sample's dropped modality set to 0, drawn independently."""
+        draws = torch.rand(data.shape[0])
+        low = 0.0
+        for probability, channels in self.modality_dropout:
+            dropped = (draws >= low) & (draws < low + probability)
+            for sample in torch.nonzero(dropped).flatten().tolist():
+                data[sample, channels] = 0
+            low += probability
+        return data
+
+    def train_step(self, batch: dict) -> dict:
+        batch["data"] = self.drop_modalities(batch["data"])
+        return super().train_step(batch)
+
+
+class HanSegTrainerModalityDropout(ModalityDropout, HanSegTrainer):
+    """HanSegTrainer with modality dropout (the model predicts from CT alone or CT + MR)."""
+
+
+class HanSegTrainerNoDAAdamModalityDropout(ModalityDropout, HanSegTrainerNoDAAdam):
+    """The CPU recipe with modality dropout (the experiments demo and tests)."""
+
+
+#: The trainers the workflow can train and predict with (config `nnunet.trainer`, and their dropout variants that
+#: `experiments.<name>.modality_dropout` selects), by name.
+TRAINERS: dict[str, type[HanSegTrainer]] = {
+    cls.__name__: cls
+    for cls in (
+        HanSegTrainer,
+        HanSegTrainerNoDAAdam,
+        HanSegTrainerModalityDropout,
+        HanSegTrainerNoDAAdamModalityDropout,
+    )
+}
 
 
 def trainer_class(name: str) -> type[HanSegTrainer]:

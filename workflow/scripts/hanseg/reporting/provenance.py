@@ -24,8 +24,10 @@ import pandas as pd
 import yaml
 
 from hanseg import __version__
+from hanseg.core import dataset_layout
 from hanseg.core.atomic import write_text_atomic
 from hanseg.dataset.splits import excluded_cases, exclusion_note
+from hanseg.nnunet import MODEL_RECORD
 from hanseg.registration.qc_verdict import case_of_report, qc_rows
 
 PACKAGES = (
@@ -97,12 +99,14 @@ def provenance(
     known_versions: dict[str, str] | None = None,
     registration_reports: Mapping[str, Path | str] | Sequence[Path | str] = (),
     experiments: list[str] | None = None,
+    decisions: Sequence[Path | str] = (),
 ) -> dict:
     """Everything the provenance page shows; `known_versions` (e.g. the Snakemake that ran the workflow, which a
     rule's conda env does not hold) and the versions the training records and registration reports name take
     precedence over what this env has installed. `experiments` names the experiment of each training record.
     `registration_reports` maps each case to its report, or lists reports in the workflow's layout (the case is
-    the folder above ``registration/``)."""
+    the folder above ``registration/``). `decisions` are the cross-validated models' post-processing decisions
+    (``postprocessing.json`` in each model folder)."""
     names = experiments or [""] * len(training_records)
     trainings = [
         {"experiment": name, **json.loads(Path(p).read_text())}
@@ -140,6 +144,7 @@ def provenance(
             },
             "experiments": config.get("experiments", {}),
             "folds": trainings,
+            "postprocessing": [decision_summary(Path(p)) for p in decisions],
         },
         "config": config,
     }
@@ -147,6 +152,21 @@ def provenance(
         # A training record from before versions were recorded: this env's torch is the best guess.
         record["versions"]["cuda (torch build)"] = cuda_version() or NOT_INSTALLED
     return record
+
+
+def decision_summary(path: Path) -> dict:
+    """A model's post-processing decision as provenance shows it: the model, its experiment, what keeps only its
+    largest connected component (an organ, or "all organs together": nnU-Net's step over every foreground label)."""
+    names = {label: organ for organ, label in dataset_layout.LABEL_IDS.items()}
+    record = path.with_name(MODEL_RECORD)
+    experiment = json.loads(record.read_text()).get("experiment") if record.is_file() else None
+    kept = []
+    # The run's own decision, checked where it was applied (hanseg.nnunet.decision_file, which needs torch's env).
+    for kwargs in json.loads(path.read_text())["postprocessing_kwargs"]:
+        step = kwargs["labels_or_regions"]
+        labels = step if isinstance(step, list) else [step]
+        kept.append(names[labels[0]] if len(labels) == 1 else "all organs together")
+    return {"model": path.parent.name, "experiment": experiment, "largest_component_of": kept}
 
 
 def to_markdown(record: dict) -> str:
@@ -192,6 +212,17 @@ def to_markdown(record: dict) -> str:
             f"{t.get('configuration', '')} | {t.get('device')} | {t.get('epochs')} | "
             f"{t.get('iterations_per_epoch')} | {t.get('seconds_this_run')} |"
         )
+    decisions = record["training"].get("postprocessing") or []
+    if decisions:
+        lines += ["", "## Post-processing", ""]
+        lines.append(
+            "nnU-Net's decision from the cross-validation (keep only the largest connected component where that "
+            "improved the folds' Dice), applied to the predictions of every experiment with postprocessing on:"
+        )
+        lines.append("")
+        for d in decisions:
+            kept = ", ".join(d["largest_component_of"]) or "nothing (no step improved the cross-validation)"
+            lines.append(f"- {d['experiment'] or d['model']} ({d['model']}): largest component of {kept}")
     lines += ["", "## Config", "", "```yaml", yaml.safe_dump(record["config"], sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)
 
