@@ -113,7 +113,8 @@ def test_training_past_its_time_limit_is_resubmitted_and_resumes(demo_on_slurm):
     record = json.loads((model / "hanseg_training.json").read_text())
     epochs = yaml.safe_load((workdir / "config/config.yaml").read_text())["nnunet"]["epochs"]
     assert 0 < record["resumed_from_epoch"] < epochs, record
-    assert "resuming fold all" in (workdir / "results/logs/nnunet_train/ct_mr/fold_all.log").read_text()
+    log = workdir / f"results/logs/nnunet_train/ct_mr/{model.parent.name}/fold_all.log"
+    assert "resuming fold all" in log.read_text()
     assert (model / "checkpoint_final.pth").is_file()
 
 
