@@ -684,10 +684,12 @@ def training_experiments():
 
 
 def decision_targets():
-    """The post-processing decision of every trained model (cross-validation only)."""
-    if config["split"]["method"] != "cv":
-        return []
-    return [decision_of(v) for v, e in EXPERIMENTS.items() if e.trains]
+    """The post-processing decision of every model whose predictions some experiment post-processes (cross-validation
+    only: postprocessing_applies)."""
+    applied = {
+        e.model_of for e in EXPERIMENTS.values() if postprocessing_applies(e.name)
+    }
+    return [decision_of(v) for v in EXPERIMENTS if v in applied]
 
 
 def show_training_plan():
