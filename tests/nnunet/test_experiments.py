@@ -108,3 +108,13 @@ def test_the_cost_line_scales_the_presets_published_figures_to_the_budget_and_th
     assert f"{preset.published_gpu_memory_gb:g} GB" in line and "12 GPU hours per fold" in line and "60 in all" in line
     half = _config({}, epochs=500)["nnunet"]
     assert "6 GPU hours per fold" in training_cost(experiments["m"], half, 5)
+
+
+def test_every_trainer_a_config_names_exists_with_its_dropout_variant():
+    """The names the config accepts (schema, BASE_TRAINERS) and the trainer classes the workflow builds agree."""
+    from hanseg.core.defaults import choices
+    from hanseg.nnunet.experiments import BASE_TRAINERS, DROPOUT_SUFFIX
+    from hanseg.nnunet.trainer import TRAINERS
+
+    assert set(choices("nnunet.trainer")) == set(BASE_TRAINERS)
+    assert set(TRAINERS) == {name + suffix for name in BASE_TRAINERS for suffix in ("", DROPOUT_SUFFIX)}

@@ -41,7 +41,6 @@ class Preset:
 
     plans: str
     planner: str
-    gpu_memory_target_gb: float
     published_gpu_memory_gb: float
     published_hours_per_fold: float
 
@@ -49,10 +48,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.plans: p
     for p in (
-        Preset(PLANS_NAME, "ExperimentPlanner", 8, 7.7, 9),
-        Preset("nnUNetResEncUNetMPlans", "nnUNetPlannerResEncM", 8, 9.1, 12),
-        Preset("nnUNetResEncUNetLPlans", "nnUNetPlannerResEncL", 24, 22.7, 35),
-        Preset("nnUNetResEncUNetXLPlans", "nnUNetPlannerResEncXL", 40, 36.6, 66),
+        Preset(PLANS_NAME, "ExperimentPlanner", 7.7, 9),
+        Preset("nnUNetResEncUNetMPlans", "nnUNetPlannerResEncM", 9.1, 12),
+        Preset("nnUNetResEncUNetLPlans", "nnUNetPlannerResEncL", 22.7, 35),
+        Preset("nnUNetResEncUNetXLPlans", "nnUNetPlannerResEncXL", 36.6, 66),
     )
 }
 

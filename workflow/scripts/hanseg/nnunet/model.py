@@ -51,7 +51,7 @@ class Model:
     @property
     def needs_mr(self) -> bool:
         """True if a channel is made from the registered MR or its field of view."""
-        return any(source in ("mr", "fov") for c in self.channels for source in CHANNELS[c][1])
+        return "MR" in modalities_of(self.channels)
 
     @property
     def accepted_inputs(self) -> list[list[str]]:
