@@ -35,47 +35,79 @@ def _restore_environment():
     os.environ.update(saved)
 
 
+#: The shared runs, in the order they are done (each later one starts from a copy of the first).
+SHARED_RUNS = ("finished_run", "run_with_a_second_experiment", "run_with_dropout_experiments")
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that need the shared runs go last (in their order otherwise): the runs go on in the background while
+    the others run (tests/support/background.py)."""
+    items.sort(key=lambda item: any(name in item.fixturenames for name in SHARED_RUNS))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_runs(request, tmp_path_factory):
+    """Starts, as the session starts, the shared runs that the selected tests need; stops them at its end."""
+    from tests.support import workflow_runs
+    from tests.support.background import BackgroundRuns
+
+    runs = BackgroundRuns()
+    wanted = {name for item in request.session.items for name in SHARED_RUNS if name in item.fixturenames}
+    if wanted:  # every shared run starts from the finished run
+        base = tmp_path_factory.mktemp("run")
+        problem = workflow_runs.slurm_problem()
+        if problem and runs.environment.get("HANSEG_REQUIRE_SLURM"):
+            runs.start("finished_run", pytest.fail, f"HANSEG_REQUIRE_SLURM is set but {problem}")
+        else:
+            profile = None
+            if not problem:
+                profile = workflow_runs.slurm_test_profile(
+                    base / "profile", workflow_runs.TRAIN_RUNTIME_FIRST_ATTEMPT_CUT
+                )
+            runs.start("finished_run", workflow_runs.run_ci_phantom, base / "run", profile, env=runs.environment)
+    for name, add, folder in (
+        ("run_with_a_second_experiment", workflow_runs.add_ct_only_experiment, "second"),
+        ("run_with_dropout_experiments", workflow_runs.add_dropout_experiments, "dropout"),
+    ):
+        if name in wanted:
+            workdir = tmp_path_factory.mktemp(folder) / "run"
+            runs.start(name, _on_a_copy_of_the_finished_run, runs, add, workdir)
+    yield runs
+    runs.stop()
+
+
+def _on_a_copy_of_the_finished_run(runs, add, workdir: Path) -> dict:
+    return add(runs.result("finished_run"), workdir, runs.environment)
+
+
 @pytest.fixture(scope="session")
-def finished_run(tmp_path_factory) -> Path:
-    """The CI phantom run through every rule once per session (minutes: it trains a small nnU-Net).
+def finished_run(shared_runs) -> Path:
+    """The CI phantom run through every rule once per session (minutes: it trains a small nnU-Net), started in the
+    background as the session starts (`shared_runs`).
 
     Where a SLURM cluster answers (CI starts one), the run is submitted through profiles/slurm
-    (tests/workflow/test_slurm.py checks its jobs) and its training's first attempt gets a one-minute time limit, so
-    it resumes on the retry: the tests of the results then also check a run that SLURM cut and resumed. Elsewhere it
+    (tests/workflow/test_slurm.py checks its jobs) and its training's first attempt gets a short time limit, so it
+    resumes on the retry: the tests of the results then also check a run that SLURM cut and resumed. Elsewhere it
     runs locally; with HANSEG_REQUIRE_SLURM set, a missing cluster is a failure. One run serves both: CI time.
 
     Read-only by convention: tests that change a finished run work on a copy (shutil.copytree keeps file times and
     Snakemake's records, so the copy has nothing to redo).
     """
-    from tests.support.workflow_runs import (
-        TRAIN_RUNTIME_FIRST_ATTEMPT_CUT,
-        run_ci_phantom,
-        slurm_problem_unless_required,
-        slurm_test_profile,
-    )
-
-    base = tmp_path_factory.mktemp("run")
-    problem = slurm_problem_unless_required()
-    profile = None if problem else slurm_test_profile(base / "profile", TRAIN_RUNTIME_FIRST_ATTEMPT_CUT)
-    return run_ci_phantom(base / "run", profile)
+    return shared_runs.result("finished_run")
 
 
 @pytest.fixture(scope="session")
-def run_with_a_second_experiment(finished_run, tmp_path_factory) -> dict:
+def run_with_a_second_experiment(shared_runs) -> dict:
     """The finished run (a copy) with a CT-only experiment added and compared with ct_mr: {"workdir", "log"}.
 
     The new experiment trains briefly (its budget lowered in the config); `--rerun-triggers mtime` keeps the finished
     ct_mr model, which that budget change would otherwise retrain. Shared by the experiment and segment tests.
     """
-    from tests.support.workflow_runs import add_ct_only_experiment
-
-    return add_ct_only_experiment(finished_run, tmp_path_factory.mktemp("second") / "run")
+    return shared_runs.result("run_with_a_second_experiment")
 
 
 @pytest.fixture(scope="session")
-def run_with_dropout_experiments(finished_run, tmp_path_factory) -> dict:
+def run_with_dropout_experiments(shared_runs) -> dict:
     """The finished run (a copy) under two-fold cross-validation with a modality-dropout model scored with CT + MR and
     with CT alone, and its post-processing decision: {"workdir", "log"} (tests/support/workflow_runs.py)."""
-    from tests.support.workflow_runs import add_dropout_experiments
-
-    return add_dropout_experiments(finished_run, tmp_path_factory.mktemp("dropout") / "run")
+    return shared_runs.result("run_with_dropout_experiments")

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,50 @@ def incomplete_marker(workdir: Path, output: str, job: str | None = None) -> Non
     path.write_text(json.dumps({"external_jobid": job}))
 
 
-def snakemake_in(workdir: Path, *args: str, snakefile: Path | None = None) -> subprocess.CompletedProcess:
+#: The commands running now (:func:`run_command`): what :func:`stop_running` stops when a session ends early.
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def run_command(
+    command: list[str], *, env: Mapping[str, str] | None = None, timeout: float | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """subprocess.run(command, capture_output=True, text=True), the process known to :func:`stop_running` meanwhile.
+
+    `env`: the environment it gets (default: this process's now). Runs in the background pass the one the session
+    started with: a test in the foreground may be changing os.environ (nnU-Net's roots) at that moment."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    ) as process:
+        _RUNNING.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:  # a timeout, or the session interrupted: leave no process behind
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            _RUNNING.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def stop_running(grace_s: float = 60) -> None:
+    """Stop every command still running (SIGTERM: Snakemake cancels its SLURM jobs), killing any that outlive
+    `grace_s`."""
+    processes = list(_RUNNING)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def snakemake_in(
+    workdir: Path, *args: str, snakefile: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
     command = [*SNAKEMAKE[:-1], str(snakefile)] if snakefile else SNAKEMAKE
-    return subprocess.run([*command, "--directory", str(workdir), *args], capture_output=True, text=True)
+    return run_command([*command, "--directory", str(workdir), *args], env=env)
 
 
 #: A user's own folder that uses this workflow as a Snakemake module, as `snakedeploy deploy-workflow` writes it
@@ -61,16 +103,16 @@ def deploy(workdir: Path) -> Path:
     return snakefile
 
 
-def run_ci_phantom(workdir: Path, profile: Path | None = None) -> Path:
+def run_ci_phantom(workdir: Path, profile: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The CI phantom (.test/config: four cases, a CPU nnU-Net that learns) through every rule, from a folder that
     deploys the workflow as a module (:func:`deploy`): locally, or submitted through the SLURM `profile` (see
     :func:`slurm_test_profile`). Snakemake's output goes to `workdir`/../snakemake.out (the SLURM tests read the job
     ids from it). Later runs on copies of it use the repository's Snakefile: the same rules either way."""
     snakefile = deploy(workdir)
     if profile is None:
-        result = snakemake_in(workdir, "--cores", "2", snakefile=snakefile)
+        result = snakemake_in(workdir, "--cores", "2", snakefile=snakefile, env=env)
     else:
-        result = submit(workdir, profile, snakefile=snakefile)
+        result = submit(workdir, profile, snakefile=snakefile, env=env)
     (workdir.parent / "snakemake.out").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise AssertionError(f"the CI phantom run failed:\n{result.stderr[-3000:]}")
@@ -101,9 +143,11 @@ def slurm_problem_unless_required() -> str | None:
     return problem
 
 
-#: Runtime (minutes) of the training job in the tests' SLURM runs: the first attempt is stopped by its one-minute
-#: limit part way (the CI config's training takes several minutes) and resumes from its checkpoint on the retry.
-TRAIN_RUNTIME_FIRST_ATTEMPT_CUT = "1 if attempt == 1 else 30"
+#: Runtime (minutes) of the training job in the tests' SLURM runs: the first attempt is stopped by its two-minute
+#: limit part way (the CI config's training takes over three minutes alone on 2 cores: 16 epochs of 10-12 s after
+#: 10 s of start-up) and resumes from its checkpoint on the retry. Two minutes, not one: the run goes on beside
+#: other tests (tests/conftest.py), and the first attempt must finish an epoch (a checkpoint) before its limit.
+TRAIN_RUNTIME_FIRST_ATTEMPT_CUT = "2 if attempt == 1 else 30"
 
 
 def slurm_test_profile(folder: Path, train_runtime: str = "30") -> Path:
@@ -118,22 +162,26 @@ def slurm_test_profile(folder: Path, train_runtime: str = "30") -> Path:
         if "mem_mb" in resources:
             resources["mem_mb"] = "1500 * attempt"
     profile["set-resources"]["nnunet_train"]["runtime"] = train_runtime
+    # Two registrations at a time on the 2-core node: a second thread gains little on the CI phantom's small images
+    # (a registration job: 16 s of CPU in 24-30 s).
+    profile["set-threads"]["register_mr"] = 1
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
 
 
 def submit(
-    workdir: Path, profile: Path, *args: str, timeout: int = 1800, snakefile: Path | None = None
+    workdir: Path,
+    profile: Path,
+    *args: str,
+    timeout: int = 1800,
+    snakefile: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Snakemake in `workdir` with the SLURM `profile`: every non-local job is a SLURM job."""
     command = [*SNAKEMAKE[:-1], str(snakefile)] if snakefile else SNAKEMAKE
-    return subprocess.run(
-        [*command, "--directory", str(workdir), "--profile", str(profile), *args],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=timeout,
+    return run_command(
+        [*command, "--directory", str(workdir), "--profile", str(profile), *args], env=env, timeout=timeout, cwd=workdir
     )
 
 
@@ -160,7 +208,7 @@ RESENC_M_CPU = {
 ONE_THREAD_EACH = ("--set-threads", "nnunet_train=1", "nnunet_predict=1", "nnunet_plan_preprocess=1")
 
 
-def add_ct_only_experiment(finished_run: Path, workdir: Path) -> dict:
+def add_ct_only_experiment(finished_run: Path, workdir: Path, env: Mapping[str, str] | None = None) -> dict:
     """A copy of the finished run with a `ct` experiment and a residual-encoder one on the same CT channel (`resenc`:
     it shares ct's nnU-Net dataset), each 2 x 2 training iterations, both compared with ct_mr."""
     shutil.copytree(finished_run, workdir, symlinks=True)  # file times and Snakemake's records kept
@@ -171,7 +219,7 @@ def add_ct_only_experiment(finished_run: Path, workdir: Path) -> dict:
     (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # The targets first: --rerun-triggers takes several values and would swallow a target after it.
     targets = [COMPARISON, "results/experiments/comparison_resenc_vs_ct_mr.md"]
-    result = snakemake_in(workdir, *targets, "--cores", "2", "--rerun-triggers", "mtime", *ONE_THREAD_EACH)
+    result = snakemake_in(workdir, *targets, "--cores", "2", "--rerun-triggers", "mtime", *ONE_THREAD_EACH, env=env)
     if result.returncode != 0:
         raise AssertionError(f"adding the CT-only experiments failed:\n{result.stderr[-3000:]}")
     return {"workdir": workdir, "log": result.stdout + result.stderr}
@@ -184,7 +232,7 @@ DROPOUT_TABLES = [
 ]
 
 
-def add_dropout_experiments(finished_run: Path, workdir: Path) -> dict:
+def add_dropout_experiments(finished_run: Path, workdir: Path, env: Mapping[str, str] | None = None) -> dict:
     """A copy of the finished run under two-fold cross-validation with a modality-dropout model (CT + MR, MR dropped
     in half the samples; 2 x 2 training iterations per fold), scored with CT + MR (`dropout`) and with CT alone
     (`dropout_ct`), and with CT + MR without post-processing (`dropout_no_pp`); its post-processing decision made from
@@ -204,7 +252,16 @@ def add_dropout_experiments(finished_run: Path, workdir: Path) -> dict:
     (workdir / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     # The split is redone (mtime triggers alone would keep the holdout one); the ct_mr model, not asked for, is kept.
     result = snakemake_in(
-        workdir, *DROPOUT_TABLES, "--cores", "2", "--rerun-triggers", "mtime", *ONE_THREAD_EACH, "--forcerun", "split"
+        workdir,
+        *DROPOUT_TABLES,
+        "--cores",
+        "2",
+        "--rerun-triggers",
+        "mtime",
+        *ONE_THREAD_EACH,
+        "--forcerun",
+        "split",
+        env=env,
     )
     if result.returncode != 0:
         raise AssertionError(f"the dropout experiments failed:\n{result.stderr[-3000:]}")

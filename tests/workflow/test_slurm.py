@@ -4,7 +4,7 @@
 does that before the tests and stops it after. Without a reachable cluster these tests skip, saying why.
 
 The pipeline run checked here is the session's shared CI phantom run (tests/conftest.py, `finished_run`): where a
-cluster answers, it is submitted through the profile, its training's first attempt with a one-minute time limit.
+cluster answers, it is submitted through the profile, its training's first attempt with a two-minute time limit.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def test_training_past_its_time_limit_is_resubmitted_and_resumes(demo_on_slurm):
     jobs = _jobs_of(result)
     training = jobs[jobs["comment"].str.startswith("rule_nnunet_train")]
     assert list(training["state"]) == ["TIMEOUT", "COMPLETED"], training
-    assert list(training["timelimit"]) == ["00:01:00", "00:30:00"]  # runtime and memory grow with the attempt
+    assert list(training["timelimit"]) == ["00:02:00", "00:30:00"]  # runtime and memory grow with the attempt
     assert [tres.split("mem=")[1].split(",")[0] for tres in training["tres"]] == ["1500M", "3000M"]
     model = next((workdir / "results/experiments/ct_mr/nnunet/results").rglob("fold_all"))
     record = json.loads((model / "hanseg_training.json").read_text())
