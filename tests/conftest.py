@@ -40,9 +40,14 @@ SHARED_RUNS = ("finished_run", "run_with_a_second_experiment", "run_with_dropout
 
 
 def pytest_collection_modifyitems(items):
-    """The tests that need the shared runs go last (in their order otherwise): the runs go on in the background while
-    the others run (tests/support/background.py)."""
-    items.sort(key=lambda item: any(name in item.fixturenames for name in SHARED_RUNS))
+    """The tests that need no shared run first, then those that need the first, the second, the third (in their order
+    otherwise): the runs go on in the background, in that order, while the tests before them run
+    (tests/support/background.py)."""
+    items.sort(key=_last_shared_run_needed)
+
+
+def _last_shared_run_needed(item) -> int:
+    return max((k + 1 for k, name in enumerate(SHARED_RUNS) if name in item.fixturenames), default=0)
 
 
 @pytest.fixture(scope="session", autouse=True)

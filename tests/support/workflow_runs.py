@@ -103,14 +103,23 @@ def deploy(workdir: Path) -> Path:
     return snakefile
 
 
+#: One thread per job, two jobs at a time on CI's two cores: the tests' runs go on beside other tests, where a job's
+#: threads would wait for each other (slurm_test_profile), and their tiny trainings and predictions start up more
+#: than they compute.
+ONE_THREAD_EACH = (
+    "--set-threads",
+    *(f"{rule}=1" for rule in ("register_mr", "nnunet_plan_preprocess", "nnunet_train", "nnunet_predict", "segment")),
+)
+
+
 def run_ci_phantom(workdir: Path, profile: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The CI phantom (.test/config: four cases, a CPU nnU-Net that learns) through every rule, from a folder that
     deploys the workflow as a module (:func:`deploy`): locally, or submitted through the SLURM `profile` (see
     :func:`slurm_test_profile`). Snakemake's output goes to `workdir`/../snakemake.out (the SLURM tests read the job
     ids from it). Later runs on copies of it use the repository's Snakefile: the same rules either way."""
     snakefile = deploy(workdir)
-    if profile is None:
-        result = snakemake_in(workdir, "--cores", "2", snakefile=snakefile, env=env)
+    if profile is None:  # one thread per job, as on SLURM (slurm_test_profile)
+        result = snakemake_in(workdir, "--cores", "2", *ONE_THREAD_EACH, snakefile=snakefile, env=env)
     else:
         result = submit(workdir, profile, snakefile=snakefile, env=env)
     (workdir.parent / "snakemake.out").write_text(result.stdout + result.stderr)
@@ -123,6 +132,10 @@ def run_ci_phantom(workdir: Path, profile: Path | None = None, env: Mapping[str,
 SLURM_PROFILE = REPO / "profiles/slurm/config.yaml"
 
 
+#: sinfo's short node states (%t) of a node that takes jobs.
+USABLE_NODE_STATES = {"idle", "mix", "alloc", "comp"}
+
+
 def slurm_problem() -> str | None:
     """Why no SLURM cluster can take the tests' jobs, or None when one can."""
     if not shutil.which("sbatch") or not shutil.which("sacct"):
@@ -130,7 +143,9 @@ def slurm_problem() -> str | None:
     if not os.environ.get("SLURM_CONF") and not Path("/etc/slurm/slurm.conf").is_file():
         return "no SLURM cluster configured: run tests/slurm/local_cluster.sh start DIR"
     probe = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0 or "idle" not in probe.stdout and "mix" not in probe.stdout:
+    # A node that takes jobs: free, partly or fully busy (the shared run may hold it), or finishing one. A suffix
+    # ("idle*": not responding, "~": powered down, ...) makes it another word, so such a node does not count.
+    if probe.returncode != 0 or not set(probe.stdout.split()) & USABLE_NODE_STATES:
         return f"the SLURM cluster does not answer or has no usable node: {probe.stderr.strip() or probe.stdout}"
     return None
 
@@ -162,9 +177,11 @@ def slurm_test_profile(folder: Path, train_runtime: str = "30") -> Path:
         if "mem_mb" in resources:
             resources["mem_mb"] = "1500 * attempt"
     profile["set-resources"]["nnunet_train"]["runtime"] = train_runtime
-    # Two registrations at a time on the 2-core node: a second thread gains little on the CI phantom's small images
-    # (a registration job: 16 s of CPU in 24-30 s).
-    profile["set-threads"]["register_mr"] = 1
+    # One thread per job, two jobs at a time on the 2-core node. The shared run goes on beside other tests
+    # (tests/conftest.py), and a job's two threads on cores that other tests also use wait for each other at every
+    # parallel step (a training epoch took 44 s instead of 11 s); a second elastix thread gains little on the CI
+    # phantom's small images anyway (a registration job: 16 s of CPU in 24-30 s).
+    profile["set-threads"] = dict.fromkeys(profile["set-threads"], 1)
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
@@ -201,11 +218,6 @@ RESENC_M_CPU = {
     },
     "description": "ResEnc M, CPU-sized",
 }
-
-
-#: The tiny trainings and predictions of the experiment runs start up more than they compute: two at a time on the
-#: CI's two cores.
-ONE_THREAD_EACH = ("--set-threads", "nnunet_train=1", "nnunet_predict=1", "nnunet_plan_preprocess=1")
 
 
 def add_ct_only_experiment(finished_run: Path, workdir: Path, env: Mapping[str, str] | None = None) -> dict:
