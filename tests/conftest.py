@@ -77,6 +77,8 @@ def shared_runs(request, tmp_path_factory):
         if name in wanted:
             workdir = tmp_path_factory.mktemp(folder) / "run"
             runs.start(name, _on_a_copy_of_the_finished_run, runs, add, workdir)
+    if wanted:
+        runs.yield_the_cpu_to_them()
     yield runs
     runs.stop()
 

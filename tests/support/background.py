@@ -3,8 +3,9 @@ so that they go on while the tests that do not need them run.
 
 pytest runs one test at a time. The shared CI phantom run takes minutes, much of them spent waiting (on SLURM's
 status polls, on a single elastix or nnU-Net process), and the tests that need no run take about as long: run side by
-side on CI's two cores they finish together sooner. tests/conftest.py starts the runs that the selected tests need
-and puts those tests last; each run's fixture waits for its own result.
+side on CI's two cores they finish together sooner, the runs ahead (the tests that need them wait for them).
+tests/conftest.py starts the runs that the selected tests need and puts those tests last; each run's fixture waits
+for its own result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tests.support.workflow_runs import stop_running
+
+#: How far the tests in the foreground step back: a nice-0 process gets about nine tenths of a core it shares with
+#: one at 10 (the kernel's weights 1024 and 110), so the runs go nearly as fast as alone and the tests take the rest.
+FOREGROUND_NICENESS = 10
 
 
 class BackgroundRuns:
@@ -34,8 +39,14 @@ class BackgroundRuns:
             raise ValueError(f"run {name!r} started twice")
         self._runs[name] = self._worker.submit(function, *args, **kwargs)
 
-    def started(self, name: str) -> bool:
-        return name in self._runs
+    def yield_the_cpu_to_them(self, niceness: int = FOREGROUND_NICENESS) -> None:
+        """Lower the CPU priority of the calling thread, the one that runs the tests, and so of every command a test
+        starts: the runs are the session's critical path. On Linux a thread's nice value is its own (nice(2)), so
+        the worker thread, already started, keeps its priority for the runs' commands, and SLURM's jobs keep
+        slurmd's. Elsewhere it lowers them all alike, which changes nothing."""
+        if not self._runs:
+            raise RuntimeError("no run started: the worker thread that keeps its priority does not exist yet")
+        os.nice(niceness)
 
     def result(self, name: str) -> Any:
         """The run's result once it has finished; its exception (a failed run, pytest.fail) is raised here."""
