@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -127,6 +129,23 @@ def _train_in_child(root):
     _train(root, epochs=50)  # long enough to be killed after its first checkpoint
 
 
+def _kill_with_descendants(pid: int) -> None:
+    """SIGKILL `pid` and every process under it, as SLURM ends a job at its time limit: killed alone, the trainer
+    would leave its augmentation workers orphaned, polling for ever."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):  # no /proc (not Linux): only `pid` itself
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    family, todo = [], [pid]
+    while todo:
+        family.append(todo.pop())
+        todo.extend(children.get(family[-1], []))
+    for member in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
 def test_raw_dataset_layout(nnunet_root):
     raw = nnunet_root / "raw" / dataset_folder_name(DATASET_ID, DATASET_NAME)
     info = json.loads((raw / "dataset.json").read_text())
@@ -153,7 +172,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_predicts(nnunet_root, t
     while not latest.is_file() and time.time() < deadline and child.is_alive():
         time.sleep(0.5)
     assert latest.is_file(), "no checkpoint_latest.pth was written"
-    child.kill()
+    _kill_with_descendants(child.pid)
     child.join()
     epoch_before = torch.load(latest, map_location="cpu", weights_only=False)["current_epoch"]
     assert epoch_before >= 1 and not (fold_dir / "checkpoint_final.pth").exists()
